@@ -1,0 +1,34 @@
+# Two entry points that work on a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch. On a GPU machine: make TORCH_SPEC="torch>=2.13,<2.15" ...
+TORCH_SPEC ?= torch==2.13.0
+WEIGHTS ?= weights/internet-512.safetensors
+DEMO_OUT ?= demo-out
+
+.PHONY: venv demo test clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	@mkdir -p $(DEMO_OUT)
+	@if [ -f "$(WEIGHTS)" ]; then w="$(WEIGHTS)"; else \
+	  echo "No trained weights in weights/: using UNTRAINED random weights (the result will not look like the person)."; \
+	  w="$(DEMO_OUT)/untrained.safetensors"; \
+	  $(VENV)/bin/internet init paper-512 -o "$$w" --overwrite; fi; \
+	$(VENV)/bin/internet animate examples/source.png examples/driving.mp4 -o $(DEMO_OUT)/demo.mp4 \
+	  --weights "$$w" --overwrite --side-by-side && \
+	echo "Demo video: $(abspath $(DEMO_OUT))/demo.mp4 (source | driving | output)"
+
+test: venv
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT)

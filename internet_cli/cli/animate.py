@@ -1,0 +1,67 @@
+"""`internet animate SOURCE DRIVING -o OUT.mp4`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from internet_cli.cli.common import DeviceOption, WeightsOption, console, load_weights_or_default
+
+
+def animate(
+    source: Annotated[Path, typer.Argument(help="Photo of the person (JPEG, PNG, WebP, ...).", show_default=False)],
+    driving: Annotated[Path, typer.Argument(help="Driving video (MP4, MOV, AVI, WebM, ...).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output MP4 (512x512 H.264).", show_default=False)],
+    weights: WeightsOption = None,
+    device: DeviceOption = "auto",
+    relative: Annotated[bool, typer.Option("--relative/--absolute",
+                                           help="Relative: apply the driving motion since its first frame to the "
+                                                "source pose (FOMM). Absolute: copy the driving pose.")] = True,
+    adapt_scale: Annotated[bool, typer.Option("--adapt-scale", help="Scale the driving motion to the source body size.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Driving frames per model call.")] = 1,
+    crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="H.264 quality (lower is better).")] = 18,
+    start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in the driving video (s).")] = None,
+    end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in the driving video (s).")] = None,
+    max_frames: Annotated[int | None, typer.Option("--max-frames", min=1, help="Stop after this many frames.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
+    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Write source | driving | output.")] = False,
+    audio: Annotated[bool, typer.Option("--audio/--no-audio", help="Carry the driving video's audio over.")] = True,
+) -> None:
+    """Animate the person in SOURCE with the motion of DRIVING and write a 512x512 MP4."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from internet_cli.devices import configure_torch_threads, select_device
+    from internet_cli.runtime.animator import TorchAnimator
+    from internet_cli.runtime.pipeline import AnimateOptions, prepare, run
+
+    if start is not None and end is not None and end <= start:
+        raise typer.BadParameter(f"--end ({end}) must be after --start ({start})")
+    opts = AnimateOptions(relative=relative, adapt_scale=adapt_scale, batch_size=batch_size, crf=crf, start=start,
+                          end=end, max_frames=max_frames, overwrite=overwrite, side_by_side=side_by_side, audio=audio)
+    torch_device = select_device(device)
+    loaded = load_weights_or_default(weights)
+    job = prepare(source, driving, output, loaded.config.image_size, opts)
+    threads = configure_torch_threads()
+    animator = TorchAnimator(loaded, torch_device)
+    console.print(f"backend: torch on {torch_device} ({threads} threads); model {loaded.config.name}; "
+                  f"driving {job.driving.width}x{job.driving.height} @ {float(job.driving.fps):.3g} fps")
+    columns = (TextColumn("[bold]animate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]} fps"),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("animate", total=job.expected_frames(opts), fps="-")
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            elapsed = progress.tasks[0].elapsed or 0.0
+            done = progress.tasks[0].completed
+            progress.update(task, fps=f"{done / elapsed:.2f}" if elapsed > 0 else "-")
+
+        result = run(job, animator, opts, on_frames=advance)
+    console.print(f"wrote {result.output} ({result.frames} frames, {result.size[0]}x{result.size[1]}, "
+                  f"{float(result.fps):.3g} fps{', audio' if result.audio else ''})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("animate")(animate)

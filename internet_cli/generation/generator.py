@@ -1,0 +1,71 @@
+"""Stage II: multi-scale generator with deformed skip connections (paper eq. 6).
+
+The source is encoded once into features at every stage resolution; each driving frame warps
+them with the motion pyramid ``{F^i}`` and gates them with the confidence pyramid ``{M^i}``:
+``phi_out_i = M^i * F^i(phi_in_i)``. The decoder starts from the warped base-resolution
+features, runs residual blocks there, then at each higher stage upsamples, concatenates the
+warped source features of that stage, and refines.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from internet_cli.blocks import ConvBNReLU, DownBlock, ResBlock
+from internet_cli.config import GeneratorConfig
+from internet_cli.motion.geometry import resize_field, warp
+
+
+class SourceEncoder(nn.Module):
+    """Source ``(B, 3, S, S)`` -> features, base resolution first: ``[(B, c_0, S/2^(k-1), ...), ...,
+    (B, c_{k-1}, S, S)]``. Runs once per source image."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        ch = list(cfg.channels)  # base ... output
+        self.stem = nn.Sequential(ConvBNReLU(3, ch[-1], kernel=7), ConvBNReLU(ch[-1], ch[-1]))
+        self.down = nn.ModuleList(DownBlock(ch[i], ch[i - 1]) for i in range(len(ch) - 1, 0, -1))
+
+    def forward(self, source: torch.Tensor) -> list[torch.Tensor]:
+        feats = [self.stem(source)]
+        for block in self.down:
+            feats.append(block(feats[-1]))
+        return feats[::-1]
+
+
+class Decoder(nn.Module):
+    """Warped, gated source features -> image ``(B, 3, S, S)`` in [0, 1]."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        ch = list(cfg.channels)
+        self.bottleneck = nn.Sequential(*[ResBlock(ch[0]) for _ in range(cfg.bottleneck_blocks)])
+        # Upsampling: conv at the lower resolution, then nearest 2x (4x cheaper than conv after).
+        self.up = nn.ModuleList(ConvBNReLU(ch[i - 1], ch[i]) for i in range(1, len(ch)))
+        self.fuse = nn.ModuleList(ConvBNReLU(2 * ch[i], ch[i]) for i in range(1, len(ch)))
+        self.refine = nn.ModuleList(
+            nn.Sequential(*[ResBlock(ch[i]) for _ in range(cfg.stage_blocks)]) for i in range(1, len(ch))
+        )
+        self.out = nn.Conv2d(ch[-1], 3, 3, padding=1)
+
+    def forward(self, deformed: list[torch.Tensor]) -> torch.Tensor:
+        x = self.bottleneck(deformed[0])
+        for up, fuse, refine, skip in zip(self.up, self.fuse, self.refine, deformed[1:]):
+            x = F.interpolate(up(x), scale_factor=2.0, mode="nearest")
+            x = refine(fuse(torch.cat([x, skip], dim=1)))
+        return torch.sigmoid(self.out(x))
+
+
+def deform(features: list[torch.Tensor], field: torch.Tensor, confidence: torch.Tensor) -> list[torch.Tensor]:
+    """Eq. 6 at every stage. ``field`` ``(B, h, w, 2)`` and ``confidence`` ``(B, 1, h, w)`` are at the
+    base resolution; each pyramid level is the previous one upsampled 2x bilinearly."""
+    out = []
+    for feat in features:  # base resolution first
+        h, w = feat.shape[2:]
+        if field.shape[1] != h:
+            field = resize_field(field, h, w)
+            confidence = F.interpolate(confidence, size=(h, w), mode="bilinear", align_corners=True)
+        out.append(confidence * warp(feat, field))
+    return out

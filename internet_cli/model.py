@@ -1,0 +1,113 @@
+"""INTERnet: Stage I (motion estimator) + Stage II (generator), paper section 3.3.
+
+Inference is split so that the source is processed once:
+
+    state = model.encode_source(source)             # anchors, affines, features at every scale
+    out = model.animate(state, driving, reference)  # per driving frame (or batch of frames)
+
+``forward(source, driving)`` is the training path and returns everything the losses need.
+All of it is plain tensor code (no data-dependent Python branches), so it exports to ONNX.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from internet_cli.config import ModelConfig
+from internet_cli.generation.generator import Decoder, SourceEncoder, deform
+from internet_cli.motion.anchors import AnchorDetector
+from internet_cli.motion.dense import DenseMotion
+from internet_cli.motion.geometry import inverse_2x2, resize
+
+
+class SourceState(NamedTuple):
+    """Everything computed once per source image (batch ``Bs``, usually 1)."""
+
+    image_small: torch.Tensor  # (Bs, 3, base, base)
+    anchors: torch.Tensor  # (Bs, n, 2)
+    affines: torch.Tensor  # (Bs, n, 2, 2)
+    features: tuple[torch.Tensor, ...]  # base resolution first: (Bs, c_i, base*2^i, base*2^i)
+
+
+class DrivingReference(NamedTuple):
+    """Relative-motion reference (FOMM): anchors of the first driving frame and how to use them.
+
+    ``relative`` is 1.0 for relative motion, 0.0 for absolute; ``scale`` multiplies the anchor
+    displacement (``--adapt-scale``). Tensors rather than Python flags, so one exported graph
+    serves both modes.
+    """
+
+    anchors: torch.Tensor  # (1, n, 2)
+    affines: torch.Tensor  # (1, n, 2, 2)
+    relative: torch.Tensor  # (1,) float
+    scale: torch.Tensor  # (1,) float
+
+
+def relative_motion(state: SourceState, kp_d, jac_d, ref: DrivingReference):
+    """Driving anchors as the model should see them.
+
+    Relative: the displacement since the first driving frame is applied to the source anchors,
+    ``K = K^s + scale * (K^d - K^d_1)``, ``J = J^d (J^d_1)^-1 J^s``. Absolute: ``K^d``, ``J^d``.
+    """
+    kp_rel = state.anchors + ref.scale.view(-1, 1, 1) * (kp_d - ref.anchors)
+    jac_rel = jac_d @ inverse_2x2(ref.affines) @ state.affines
+    r = ref.relative.view(-1, 1, 1)
+    return r * kp_rel + (1 - r) * kp_d, r.unsqueeze(-1) * jac_rel + (1 - r.unsqueeze(-1)) * jac_d
+
+
+class INTERnet(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.detector = AnchorDetector(config.motion)
+        self.dense_motion = DenseMotion(config.motion)
+        self.encoder = SourceEncoder(config.generator)
+        self.decoder = Decoder(config.generator)
+
+    def encode_source(self, source: torch.Tensor) -> SourceState:
+        """``source`` ``(Bs, 3, S, S)`` in [0, 1] -> :class:`SourceState`."""
+        kp, jac = self.detector(source)
+        small = resize(source, self.config.motion.base_size)
+        return SourceState(small, kp, jac, tuple(self.encoder(source)))
+
+    def generate(self, state: SourceState, kp_d: torch.Tensor, jac_d: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Stage I dense motion + Stage II for driving anchors ``(B, n, 2)``; the source state is
+        broadcast over the batch when it holds one image."""
+        b = kp_d.shape[0]
+
+        def batch(t: torch.Tensor) -> torch.Tensor:
+            return t.expand(b, *t.shape[1:]) if t.shape[0] != b else t
+
+        motion = self.dense_motion(batch(state.image_small), batch(state.anchors), batch(state.affines), kp_d, jac_d)
+        deformed = deform([batch(f) for f in state.features], motion["field"], motion["confidence"])
+        motion["prediction"] = self.decoder(deformed)
+        return motion
+
+    def animate(self, state: SourceState, driving: torch.Tensor, ref: DrivingReference) -> torch.Tensor:
+        """Driving frames ``(B, 3, S, S)`` -> output frames ``(B, 3, S, S)`` in [0, 1]."""
+        kp_d, jac_d = self.detector(driving)
+        kp, jac = relative_motion(state, kp_d, jac_d, ref)
+        return self.generate(state, kp, jac)["prediction"]
+
+    def forward(self, source: torch.Tensor, driving: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Training path (absolute motion, as in self-reconstruction). Returns the prediction,
+        ``field`` F^0, ``confidence`` M^0, ``weights`` and the anchors/affines of both frames."""
+        state = self.encode_source(source)
+        kp_d, jac_d = self.detector(driving)
+        out = self.generate(state, kp_d, jac_d)
+        out.update(kp_source=state.anchors, jac_source=state.affines, kp_driving=kp_d, jac_driving=jac_d)
+        return out
+
+    def absolute_reference(self) -> DrivingReference:
+        """A reference that makes :meth:`animate` use absolute motion."""
+        n = self.config.motion.num_anchors
+        p = next(self.parameters())
+        return DrivingReference(
+            torch.zeros(1, n, 2, dtype=p.dtype, device=p.device),
+            torch.eye(2, dtype=p.dtype, device=p.device).expand(1, n, 2, 2).contiguous(),
+            torch.zeros(1, dtype=p.dtype, device=p.device),
+            torch.ones(1, dtype=p.dtype, device=p.device),
+        )

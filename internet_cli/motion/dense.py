@@ -1,0 +1,57 @@
+"""Stage I, part 2: composition weights, the base motion field F^0 and the intrinsic
+confidence map M^0 (paper eq. 4-5, section 3.2-3.3)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from internet_cli.config import MotionConfig
+from internet_cli.motion.geometry import gaussian_heatmaps, inverse_2x2, make_coordinate_grid, warp
+from internet_cli.motion.unet import UNet
+
+
+def local_transforms(kp_s, jac_s, kp_d, jac_d, height: int, width: int) -> torch.Tensor:
+    """Sampling grids of the background plus every local affine ``(B, n+1, H, W, 2)``.
+
+    ``T_k(z) = K^s_k + J^s_k (J^d_k)^-1 (z - K^d_k)`` maps driving coordinates to source
+    coordinates, so ``T_k(K^d_k) = K^s_k`` (eq. 5's constraint). Index 0 is the identity.
+    """
+    b, n, _ = kp_s.shape
+    grid = make_coordinate_grid(height, width, dtype=kp_s.dtype, device=kp_s.device)  # (H, W, 2)
+    jac = jac_s @ inverse_2x2(jac_d)  # (B, n, 2, 2)
+    z = grid.view(1, 1, height, width, 2) - kp_d.view(b, n, 1, 1, 2)
+    t = torch.einsum("bnij,bnhwj->bnhwi", jac, z) + kp_s.view(b, n, 1, 1, 2)
+    identity = grid.view(1, 1, height, width, 2).expand(b, 1, height, width, 2)
+    return torch.cat([identity, t], dim=1)
+
+
+class DenseMotion(nn.Module):
+    """Anchors of source and driving -> ``F^0`` ``(B, h, w, 2)``, ``M^0`` ``(B, 1, h, w)`` and the
+    composition weights ``(B, n+1, h, w)`` (softmax over the anchors plus the background)."""
+
+    def __init__(self, cfg: MotionConfig):
+        super().__init__()
+        self.size = cfg.base_size
+        self.variance = cfg.gaussian_variance
+        n1 = cfg.num_anchors + 1
+        self.unet = UNet(4 * n1, cfg.block_expansion, cfg.num_blocks, cfg.max_features)
+        self.weights = nn.Conv2d(self.unet.out_channels, n1, 3, padding=1)
+        # The intrinsic confidence head: one extra layer on the last feature map (section 3.2).
+        self.confidence = nn.Conv2d(self.unet.out_channels, 1, 3, padding=1)
+
+    def forward(self, source_small, kp_s, jac_s, kp_d, jac_d) -> dict[str, torch.Tensor]:
+        b, _, h, w = source_small.shape
+        n1 = kp_s.shape[1] + 1
+        transforms = local_transforms(kp_s, jac_s, kp_d, jac_d, h, w)  # (B, n+1, h, w, 2)
+        heat = gaussian_heatmaps(kp_d, h, w, self.variance) - gaussian_heatmaps(kp_s, h, w, self.variance)
+        heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1)  # (B, n+1, h, w)
+        deformed = warp(
+            source_small.unsqueeze(1).expand(b, n1, 3, h, w).reshape(b * n1, 3, h, w),
+            transforms.reshape(b * n1, h, w, 2),
+        ).reshape(b, n1 * 3, h, w)
+        feats = self.unet(torch.cat([heat, deformed], dim=1))
+        weights = torch.softmax(self.weights(feats), dim=1)  # (B, n+1, h, w), sums to 1 (eq. 5)
+        field = (weights.unsqueeze(-1) * transforms).sum(dim=1)  # F^0: (B, h, w, 2)
+        confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)
+        return {"field": field, "confidence": confidence, "weights": weights}

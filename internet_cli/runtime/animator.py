@@ -1,0 +1,68 @@
+"""The model as the pipeline sees it: numpy frames in, numpy frames out, on one device.
+
+One backend-neutral interface (``encode_source`` once, then ``reference`` and ``animate``);
+exported backends implement the same three methods.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from internet_cli.checkpoint import Weights
+from internet_cli.model import DrivingReference, INTERnet, SourceState
+
+
+def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``(B, H, W, 3)`` uint8 -> ``(B, 3, H, W)`` float in [0, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    return t.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """``(B, 3, H, W)`` float in [0, 1] -> ``(B, H, W, 3)`` uint8."""
+    return (images.clamp(0, 1) * 255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def hull_area(points: np.ndarray) -> float:
+    """Area of the convex hull of ``(n, 2)`` points (FOMM's adapt-scale uses it)."""
+    import cv2
+
+    hull = cv2.convexHull(points.astype(np.float32))
+    return float(cv2.contourArea(hull))
+
+
+class TorchAnimator:
+    backend = "torch"
+
+    def __init__(self, weights: Weights, device: torch.device):
+        self.config = weights.config
+        self.size = weights.config.image_size
+        self.device = device
+        self.model: INTERnet = weights.build().to(device)
+
+    @torch.inference_mode()
+    def encode_source(self, source: np.ndarray) -> SourceState:
+        """``source`` ``(S, S, 3)`` uint8 -> the per-source state."""
+        return self.model.encode_source(to_tensor(source[None], self.device))
+
+    @torch.inference_mode()
+    def reference(self, state: SourceState, first_frame: np.ndarray, relative: bool, adapt_scale: bool) -> DrivingReference:
+        """Relative-motion reference from the first driving frame ``(S, S, 3)`` uint8."""
+        kp_d, jac_d = self.model.detector(to_tensor(first_frame[None], self.device))
+        scale = 1.0
+        if adapt_scale:
+            src_area = hull_area(state.anchors[0].cpu().numpy())
+            drv_area = hull_area(kp_d[0].cpu().numpy())
+            scale = math.sqrt(src_area / drv_area) if drv_area > 1e-8 and src_area > 1e-8 else 1.0
+        opts = dict(dtype=kp_d.dtype, device=self.device)
+        return DrivingReference(
+            kp_d, jac_d, torch.tensor([1.0 if relative else 0.0], **opts), torch.tensor([scale], **opts)
+        )
+
+    @torch.inference_mode()
+    def animate(self, state: SourceState, frames: np.ndarray, ref: DrivingReference) -> np.ndarray:
+        """Driving frames ``(B, S, S, 3)`` uint8 -> output frames ``(B, S, S, 3)`` uint8."""
+        return to_uint8(self.model.animate(state, to_tensor(frames, self.device), ref))

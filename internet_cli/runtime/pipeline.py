@@ -1,0 +1,200 @@
+"""The streaming job behind ``internet animate``: decode -> model -> encode, frame by frame.
+
+Decoding and encoding run in their own threads, connected to the model by small bounded
+queues, so the model never waits for the codec and memory stays flat whatever the video length.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from internet_cli.video.image import load_image, to_square
+from internet_cli.video.reader import VideoInfo, iter_frames, probe_video
+from internet_cli.video.writer import VideoWriter, check_output_path
+
+_DONE = object()
+
+
+@dataclass
+class AnimateOptions:
+    relative: bool = True
+    adapt_scale: bool = False
+    batch_size: int = 1
+    crf: int = 18
+    start: float | None = None
+    end: float | None = None
+    max_frames: int | None = None
+    overwrite: bool = False
+    side_by_side: bool = False
+    audio: bool = True
+
+
+@dataclass
+class AnimateResult:
+    output: Path
+    frames: int
+    fps: Fraction
+    size: tuple[int, int]
+    audio: bool
+
+
+@dataclass
+class Job:
+    """Inputs checked and opened, before any heavy work."""
+
+    source: np.ndarray  # (S, S, 3) uint8
+    driving: VideoInfo
+    output: Path
+
+    def expected_frames(self, opts: AnimateOptions) -> int | None:
+        """Best estimate of the output frame count, for the progress bar."""
+        info = self.driving
+        total = info.frame_count
+        if total is None and info.duration:
+            total = int(round(info.duration * float(info.fps)))
+        if total is not None and (opts.start or opts.end):
+            dur = (opts.end if opts.end is not None else total / float(info.fps)) - (opts.start or 0.0)
+            total = max(0, int(round(dur * float(info.fps))))
+        if opts.max_frames is not None:
+            total = opts.max_frames if total is None else min(total, opts.max_frames)
+        return total
+
+
+def prepare(source: Path, driving: Path, output: Path, size: int, opts: AnimateOptions) -> Job:
+    """Validate every input and the output path; raise one clear error before any work."""
+    out = check_output_path(Path(output), opts.overwrite)
+    image = to_square(load_image(Path(source)), size)
+    info = probe_video(Path(driving))
+    return Job(image, info, out)
+
+
+def _threaded(gen: Iterator, maxsize: int) -> Iterator:
+    """Run ``gen`` in a thread and yield its items through a bounded queue (errors re-raised)."""
+    q: queue.Queue = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in gen:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, name="internet-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _batches(job: Job, size: int, opts: AnimateOptions) -> Iterator[tuple[np.ndarray, np.ndarray, list[float]]]:
+    """Decoded driving frames, framed like the source, in batches: (squared, original-squared, times)."""
+    batch, times = [], []
+    for frame in iter_frames(job.driving.path, start=opts.start, end=opts.end, max_frames=opts.max_frames):
+        batch.append(to_square(frame.image, size))
+        times.append(frame.time)
+        if len(batch) == opts.batch_size:
+            yield np.stack(batch), times
+            batch, times = [], []
+    if batch:
+        yield np.stack(batch), times
+
+
+class _Encoder:
+    """The writer in its own thread, fed through a bounded queue."""
+
+    def __init__(self, writer: VideoWriter, maxsize: int = 8):
+        self.writer = writer
+        self.q: queue.Queue = queue.Queue(maxsize=maxsize)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="internet-encode", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            item = self.q.get()
+            if item is _DONE:
+                return
+            if self.error is None:
+                try:
+                    self.writer.write(*item)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+                    self.error = exc
+
+    def put(self, image: np.ndarray, time: float) -> None:
+        if self.error is not None:
+            raise self.error
+        self.q.put((image, time))
+
+    def close(self) -> None:
+        self.q.put(_DONE)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], None] | None = None) -> AnimateResult:
+    """Animate ``job.source`` with every driving frame and write the MP4 atomically."""
+    size = animator.size
+    info = job.driving
+    start = opts.start or 0.0
+    end = opts.end
+    if opts.max_frames is not None:
+        limit = start + opts.max_frames / float(info.fps)
+        end = limit if end is None else min(end, limit)
+    with_audio = opts.audio and info.has_audio
+    width = size * 3 if opts.side_by_side else size
+    state = animator.encode_source(job.source)
+    ref = None
+    frames = 0
+    t0 = None
+    with VideoWriter(
+        job.output,
+        fps=info.fps,
+        size=(width, size),
+        crf=opts.crf,
+        audio_from=info.path if with_audio else None,
+        audio_start=start,
+        audio_end=end,
+        overwrite=opts.overwrite,
+    ) as writer:
+        encoder = _Encoder(writer)
+        try:
+            for driving, times in _threaded(_batches(job, size, opts), maxsize=2):
+                if ref is None:
+                    ref = animator.reference(state, driving[0], opts.relative, opts.adapt_scale)
+                    t0 = times[0]
+                outputs = animator.animate(state, driving, ref)
+                for i, out in enumerate(outputs):
+                    if opts.side_by_side:
+                        out = np.concatenate([job.source, driving[i], out], axis=1)
+                    encoder.put(out, times[i] - t0)
+                frames += len(outputs)
+                if on_frames:
+                    on_frames(len(outputs))
+        finally:
+            encoder.close()
+    return AnimateResult(job.output, frames, info.fps, (width, size), with_audio)

@@ -1,0 +1,99 @@
+import pytest
+import torch
+
+from internet_cli.config import PRESETS, ModelConfig, preset
+from internet_cli.model import DrivingReference, INTERnet, relative_motion
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return INTERnet(preset("tiny")).eval()
+
+
+def _frames(b, s, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, s, s, generator=g)
+
+
+@pytest.mark.parametrize("name", ["tiny", "paper-512"])
+def test_output_shapes(name):
+    cfg = preset(name)
+    model = INTERnet(cfg).eval()
+    s, n, base = cfg.image_size, cfg.motion.num_anchors, cfg.motion.base_size
+    with torch.no_grad():
+        out = model(_frames(1, s), _frames(1, s, 1))
+    assert out["prediction"].shape == (1, 3, s, s)
+    assert out["field"].shape == (1, base, base, 2)
+    assert out["confidence"].shape == (1, 1, base, base)
+    assert out["weights"].shape == (1, n + 1, base, base)
+    assert out["kp_driving"].shape == (1, n, 2) and out["jac_driving"].shape == (1, n, 2, 2)
+    assert 0 <= out["confidence"].min() and out["confidence"].max() <= 1
+    assert torch.allclose(out["weights"].sum(1), torch.ones(1, base, base), atol=1e-5)  # eq. 5: sum w = 1
+    if name == "paper-512":  # the paper's design: Stage I at 128, 10 anchors, 3 generator stages
+        assert (base, n, len(cfg.generator.channels)) == (128, 10, 3)
+
+
+def test_split_inference_equals_forward(tiny):
+    src, drv = _frames(1, 64), _frames(3, 64, 1)
+    with torch.no_grad():
+        state = tiny.encode_source(src)
+        split = tiny.animate(state, drv, tiny.absolute_reference())
+        full = tiny(src.expand(3, -1, -1, -1), drv)["prediction"]
+    assert torch.allclose(split, full, atol=1e-5)
+
+
+def test_same_anchors_give_identity_motion(tiny):
+    """With driving anchors equal to the source anchors every local transform is the identity."""
+    src = _frames(1, 64)
+    with torch.no_grad():
+        state = tiny.encode_source(src)
+        out = tiny.generate(state, state.anchors, state.affines)
+    from internet_cli.motion.geometry import make_coordinate_grid
+
+    assert torch.allclose(out["field"][0], make_coordinate_grid(16, 16), atol=1e-5)
+
+
+def test_relative_versus_absolute_motion(tiny):
+    src, first, later = _frames(1, 64), _frames(1, 64, 1), _frames(1, 64, 2)
+    with torch.no_grad():
+        state = tiny.encode_source(src)
+        kp0, jac0 = tiny.detector(first)
+        kp1, jac1 = tiny.detector(later)
+        one, zero = torch.ones(1), torch.zeros(1)
+        rel = DrivingReference(kp0, jac0, one, one)
+        kp, jac = relative_motion(state, kp1, jac1, rel)
+        assert torch.allclose(kp, state.anchors + kp1 - kp0, atol=1e-6)
+        # Relative motion on the first driving frame itself: the source pose, unchanged.
+        kp_first, jac_first = relative_motion(state, kp0, jac0, rel)
+        assert torch.allclose(kp_first, state.anchors, atol=1e-6)
+        assert torch.allclose(jac_first, state.affines, atol=1e-4)
+        # Absolute: the driving anchors as detected.
+        kp_abs, jac_abs = relative_motion(state, kp1, jac1, DrivingReference(kp0, jac0, zero, one))
+        assert torch.equal(kp_abs, kp1) and torch.allclose(jac_abs, jac1)
+        # Adapt-scale halves the displacement.
+        kp_half, _ = relative_motion(state, kp1, jac1, DrivingReference(kp0, jac0, one, 0.5 * one))
+        assert torch.allclose(kp_half - state.anchors, 0.5 * (kp1 - kp0), atol=1e-6)
+        out_rel = tiny.animate(state, later, rel)
+        out_abs = tiny.animate(state, later, DrivingReference(kp0, jac0, zero, one))
+    assert not torch.allclose(out_rel, out_abs)
+
+
+def test_confidence_gates_features(tiny):
+    """Eq. 6: with M = 0 the decoder sees no source features."""
+    from internet_cli.generation.generator import deform
+
+    feats = [torch.rand(1, 4, 8, 8), torch.rand(1, 2, 16, 16)]
+    field = torch.zeros(1, 8, 8, 2)
+    out = deform(feats, field, torch.zeros(1, 1, 8, 8))
+    assert all(o.abs().max() == 0 for o in out)
+    assert [o.shape for o in out] == [f.shape for f in feats]
+
+
+def test_config_round_trip():
+    for cfg in PRESETS.values():
+        assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("nope")
+    with pytest.raises(ValueError, match="image_size"):
+        ModelConfig(image_size=500)
