@@ -1,0 +1,205 @@
+"""Load a source photo as upright 8-bit RGB, and the one framing rule (``to_square``).
+
+``load_image`` accepts what a user is likely to hand over (JPEG, PNG, WebP, BMP, TIFF, GIF: the
+first frame of an animation) in any Pillow mode, honours the EXIF orientation tag, and turns
+every problem with the file into one :class:`~internet_cli.errors.InputError` line that names it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from internet_cli.errors import InputError
+
+MIN_SIDE = 16
+"""Smallest accepted width and height in pixels."""
+
+MAX_PIXELS = 100_000_000
+"""Largest accepted image (width * height), checked from the header before decoding."""
+
+# Project-wide setting: Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that. We
+# check the size ourselves from the header (see ``load_image``) with a clear message, so let
+# Pillow's own limit sit at ours: anything it would still complain about is over our limit too.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+
+
+def check_input_file(path: str | os.PathLike, what: str = "file") -> Path:
+    """Check that ``path`` names an existing, readable regular file; return it as a Path.
+
+    Raises InputError (one line naming the file) when it is missing, a directory, not a
+    regular file, or cannot be opened for reading. ``what`` words the message ("image",
+    "video").
+    """
+    p = Path(path).expanduser()
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise InputError(f"{p}: {what} not found") from None
+    except NotADirectoryError:
+        raise InputError(f"{p}: {what} not found (a parent is not a folder)") from None
+    except PermissionError:
+        raise InputError(f"{p}: permission denied (cannot read this {what})") from None
+    except OSError as exc:
+        raise InputError(f"{p}: cannot access this {what} ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{p}: is a folder, not a {what} file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{p}: is not a regular file")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"{p}: permission denied (cannot read this {what})")
+    try:
+        with open(p, "rb"):
+            pass
+    except PermissionError:
+        raise InputError(f"{p}: permission denied (cannot read this {what})") from None
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read this {what} ({exc.strerror or exc})") from None
+    if st.st_size == 0:
+        raise InputError(f"{p}: the file is empty, not a {what}")
+    return p
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Load an image file as an upright ``(H, W, 3)`` ``uint8`` RGB array.
+
+    - The EXIF orientation tag is applied (a phone photo comes out the way it is shown).
+    - Transparent images (RGBA, LA, PA, palette or grey with a transparent colour) are
+      composited onto white.
+    - 16-bit grey (``I;16*``, and ``I``, taken as 16-bit data) is scaled with
+      ``round(v / 257)``, so 65535 -> 255; CMYK, YCbCr, bilevel and others convert to RGB.
+    - Multi-frame files (GIF, animated WebP, TIFF pages) give their first frame.
+
+    Raises InputError, one line naming the file, for a missing/unreadable file, a folder,
+    content that is not a (complete) image, an image under 16x16 ("too small") or over
+    100 megapixels ("too large"; read from the header before any pixel is decoded).
+    """
+    p = check_input_file(path, "image")
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own size warning becomes an error we word ourselves.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                _check_size(p, im.size)
+                im.load()
+                arr = _to_rgb(p, _exif_upright(im))
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{p}: image too large (over {MAX_PIXELS // 1_000_000} megapixels)") from None
+    except Image.UnidentifiedImageError:
+        raise InputError(f"{p}: not an image (unknown or unsupported format)") from None
+    except MemoryError:
+        raise InputError(f"{p}: image too large to decode in memory") from None
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise InputError(f"{p}: permission denied (cannot read this image)") from None
+        raise InputError(f"{p}: corrupt or truncated image ({_short(exc)})") from None
+    except (SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error) as exc:
+        raise InputError(f"{p}: corrupt or unsupported image ({_short(exc)})") from None
+    return arr
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _check_size(p: Path, size: tuple[int, int]) -> None:
+    w, h = size
+    if w * h > MAX_PIXELS:
+        raise InputError(
+            f"{p}: image too large ({w}x{h}, {w * h / 1e6:.0f} megapixels; "
+            f"the limit is {MAX_PIXELS // 1_000_000})"
+        )
+    if w < MIN_SIDE or h < MIN_SIDE:
+        raise InputError(f"{p}: image too small ({w}x{h}; need at least {MIN_SIDE}x{MIN_SIDE})")
+
+
+def _exif_upright(im: Image.Image) -> Image.Image:
+    try:
+        out = ImageOps.exif_transpose(im)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not reject a good photo
+        return im
+    return im if out is None else out
+
+
+def _to_rgb(p: Path, im: Image.Image) -> np.ndarray:
+    mode = im.mode
+    if mode in _SIXTEEN_BIT_MODES:
+        a = np.asarray(im)
+        if a.dtype.kind == "f":  # defensive: never seen for these modes
+            a = np.clip(a, 0, 65535)
+        a = np.clip(a.astype(np.int64), 0, 65535)
+        g = ((a * 2 + 257) // 514).astype(np.uint8)  # round(v / 257)
+        return np.ascontiguousarray(np.repeat(g[..., None], 3, axis=2))
+    if mode == "F":
+        a = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0)
+        if a.size and float(a.max()) <= 1.0:
+            a = a * 255.0
+        g = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(g[..., None], 3, axis=2))
+    if mode in _ALPHA_MODES or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb = Image.alpha_composite(white, rgba).convert("RGB")
+    elif mode == "RGB":
+        rgb = im
+    else:
+        try:
+            rgb = im.convert("RGB")
+        except (ValueError, OSError):
+            raise InputError(f"{p}: unsupported image mode {mode}") from None
+    arr = np.asarray(rgb, dtype=np.uint8)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise InputError(f"{p}: unsupported image mode {mode}")
+    return np.ascontiguousarray(arr)
+
+
+def to_square(img: np.ndarray, size: int) -> np.ndarray:
+    """Frame an image as a ``size x size`` square: the one framing rule used everywhere.
+
+    The rule (source photo, driving frames and training data all go through it):
+
+    1. Pad the short side symmetrically to make a square, repeating the image's edge pixels
+       (``cv2.BORDER_REPLICATE``). With an odd difference the extra pixel goes to the right
+       (or bottom). Nothing is cropped, so the whole person stays in the frame.
+    2. Resize the square to ``size x size``: ``cv2.INTER_AREA`` when shrinking,
+       ``cv2.INTER_CUBIC`` when enlarging (clipped to ``[0, 255]``), none when equal.
+
+    ``img`` is ``(H, W, 3)`` (or ``(H, W)``) ``uint8``; the result has the same channels and is
+    ``uint8`` and C-contiguous.
+    """
+    import cv2
+
+    if size < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    a = np.asarray(img)
+    if a.ndim not in (2, 3) or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"expected an (H, W, C) image, got shape {a.shape}")
+    if a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    a = np.ascontiguousarray(a)
+    h, w = a.shape[:2]
+    side = max(h, w)
+    if h != w:
+        top = (side - h) // 2
+        left = (side - w) // 2
+        a = cv2.copyMakeBorder(a, top, side - h - top, left, side - w - left, cv2.BORDER_REPLICATE)
+    if side != size:
+        interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+        out = cv2.resize(a, (size, size), interpolation=interp)
+        if out.ndim == 2 and a.ndim == 3:  # cv2 drops a single channel axis
+            out = out[..., None]
+        a = out
+    return np.ascontiguousarray(np.clip(a, 0, 255).astype(np.uint8, copy=False))
