@@ -84,6 +84,13 @@ PRESETS: dict[str, ModelConfig] = {
         motion=MotionConfig(num_anchors=4, base_size=16, block_expansion=8, max_features=16, num_blocks=2),
         generator=GeneratorConfig(channels=(16, 8, 4), bottleneck_blocks=1, stage_blocks=1),
     ),
+    # Tiny widths at the full 512 output: end-to-end CLI tests of the real output format.
+    "tiny-512": ModelConfig(
+        name="tiny-512",
+        image_size=512,
+        motion=MotionConfig(num_anchors=4, base_size=128, block_expansion=4, max_features=16, num_blocks=3),
+        generator=GeneratorConfig(channels=(8, 4, 4), bottleneck_blocks=1, stage_blocks=1),
+    ),
 }
 
 
@@ -92,3 +99,55 @@ def preset(name: str) -> ModelConfig:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of every training term (paper eq. 1, 4, 7-11). A weight of 0 skips the term."""
+
+    perceptual: float = 10.0  # lambda_per, eq. 9 (summed over a 4-level image pyramid)
+    style: float = 0.0  # lambda_sty, eq. 10-11
+    adversarial: float = 1.0  # eq. 8, multi-scale (pix2pixHD)
+    feature_matching: float = 10.0
+    equivariance_value: float = 10.0  # FOMM's equivariance with random TPS, on anchors
+    equivariance_jacobian: float = 10.0  # ... and on their affine transforms
+    temporal: float = 10.0  # lambda_reg, eq. 1
+    temporal_mode: str = "intrinsic"  # none (a) | extrinsic (b) | intrinsic (c), the paper's ablation
+    perceptual_scales: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)
+    discriminator_scales: int = 2  # N_D
+    discriminator_channels: int = 64
+    discriminator_layers: int = 3
+    adversarial_mode: str = "bce"  # bce (the paper's log loss) | lsgan
+    tps_sigma_affine: float = 0.05
+    tps_sigma_tps: float = 0.005
+
+    def __post_init__(self) -> None:
+        if self.temporal_mode not in ("none", "extrinsic", "intrinsic"):
+            raise ValueError(f"temporal_mode must be none, extrinsic or intrinsic, got {self.temporal_mode!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation (paper section 4.1: RAdam, lr 2e-4, x0.1 at epochs 60 and 90 of 100)."""
+
+    epochs: int = 100
+    batch_size: int = 2  # per process; the paper's 16 = 8 GPUs x 2
+    repeats: int = 50  # samples per video per epoch (FOMM repeats the fashion set)
+    lr: float = 2e-4
+    lr_decay_at: tuple[float, ...] = (0.6, 0.9)  # fractions of the epochs
+    lr_decay: float = 0.1
+    grad_clip: float = 10.0
+    workers: int = 2
+    checkpoint_every: int = 500  # steps
+    keep_checkpoints: int = 3
+    log_every: int = 10
+    sample_every: int = 500
+    mixed_precision: bool = True  # on CUDA only
+    seed: int = 0
+    max_steps: int | None = None  # stop early (smoke runs, tests)
+
+
+def dataclass_from_dict(cls, data: dict):
+    """Build a flat config dataclass from a dict, turning lists back into tuples."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})

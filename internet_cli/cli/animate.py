@@ -59,8 +59,10 @@ def animate(
             progress.update(task, fps=f"{done / elapsed:.2f}" if elapsed > 0 else "-")
 
         result = run(job, animator, opts, on_frames=advance)
+    per = max(result.frames, 1)
     console.print(f"wrote {result.output} ({result.frames} frames, {result.size[0]}x{result.size[1]}, "
-                  f"{float(result.fps):.3g} fps{', audio' if result.audio else ''})")
+                  f"{float(result.fps):.3g} fps{', audio' if result.audio else ''}) in {result.seconds:.1f} s: "
+                  f"{result.seconds / per:.3f} s/frame, model {result.model_seconds / per:.3f} s/frame")
 
 
 def register(app: typer.Typer) -> None:

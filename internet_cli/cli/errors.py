@@ -17,25 +17,16 @@ def _one_line(exc: BaseException) -> str:
 
 
 def run_app(app) -> None:
+    """Run the typer app; usage errors and Ctrl-C are typer's (exit 2 and 1), ours are mapped here."""
     debug = os.environ.get("INTERNET_DEBUG", "") not in ("", "0")
     try:
-        app(standalone_mode=False)
-    except SystemExit as exc:  # typer.Exit and explicit exits
+        app()
+    except SystemExit:
         raise
     except KeyboardInterrupt:
         print("internet: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the one place that maps errors to exit codes
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            print("internet: aborted", file=sys.stderr)
-            sys.exit(130)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if debug:
             raise
         if isinstance(exc, InternetError):
@@ -43,7 +34,8 @@ def run_app(app) -> None:
         elif isinstance(exc, MemoryError):
             print("internet: error: out of memory (try a smaller --batch-size)", file=sys.stderr)
         elif isinstance(exc, OSError):
-            print(f"internet: error: {exc.strerror or _one_line(exc)}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+            where = f": {exc.filename}" if exc.filename else ""
+            print(f"internet: error: {exc.strerror or _one_line(exc)}{where}", file=sys.stderr)
         else:
             print(f"internet: internal error: {type(exc).__name__}: {_one_line(exc)} "
                   "(set INTERNET_DEBUG=1 for the traceback)", file=sys.stderr)

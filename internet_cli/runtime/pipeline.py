@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -43,6 +44,8 @@ class AnimateResult:
     fps: Fraction
     size: tuple[int, int]
     audio: bool
+    seconds: float  # wall time of the whole job
+    model_seconds: float  # time spent in the model
 
 
 @dataclass
@@ -110,8 +113,8 @@ def _threaded(gen: Iterator, maxsize: int) -> Iterator:
         thread.join(timeout=5)
 
 
-def _batches(job: Job, size: int, opts: AnimateOptions) -> Iterator[tuple[np.ndarray, np.ndarray, list[float]]]:
-    """Decoded driving frames, framed like the source, in batches: (squared, original-squared, times)."""
+def _batches(job: Job, size: int, opts: AnimateOptions) -> Iterator[tuple[np.ndarray, list[float]]]:
+    """Decoded driving frames, framed like the source, in batches: ``((B, S, S, 3) uint8, times)``."""
     batch, times = [], []
     for frame in iter_frames(job.driving.path, start=opts.start, end=opts.end, max_frames=opts.max_frames):
         batch.append(to_square(frame.image, size))
@@ -167,10 +170,11 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
         end = limit if end is None else min(end, limit)
     with_audio = opts.audio and info.has_audio
     width = size * 3 if opts.side_by_side else size
+    t_start = time.perf_counter()
+    model_time = 0.0
     state = animator.encode_source(job.source)
     ref = None
     frames = 0
-    t0 = None
     with VideoWriter(
         job.output,
         fps=info.fps,
@@ -186,15 +190,17 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
             for driving, times in _threaded(_batches(job, size, opts), maxsize=2):
                 if ref is None:
                     ref = animator.reference(state, driving[0], opts.relative, opts.adapt_scale)
-                    t0 = times[0]
+                t = time.perf_counter()
                 outputs = animator.animate(state, driving, ref)
+                model_time += time.perf_counter() - t
                 for i, out in enumerate(outputs):
                     if opts.side_by_side:
                         out = np.concatenate([job.source, driving[i], out], axis=1)
-                    encoder.put(out, times[i] - t0)
+                    encoder.put(out, times[i])  # driving clock: the writer maps the first to 0
                 frames += len(outputs)
                 if on_frames:
                     on_frames(len(outputs))
         finally:
             encoder.close()
-    return AnimateResult(job.output, frames, info.fps, (width, size), with_audio)
+    return AnimateResult(job.output, frames, info.fps, (width, size), with_audio, time.perf_counter() - t_start,
+                         model_time)

@@ -148,7 +148,7 @@ def _umask() -> int:
 
 
 class VideoWriter:
-    """Encode ``size x size`` RGB frames to an H.264 MP4 at ``path`` (a context manager).
+    """Encode RGB frames of ``size`` (an int for square frames, or ``(width, height)``) to an H.264 MP4 at ``path`` (a context manager).
 
     >>> with VideoWriter(out, fps=info.fps, audio_from=driving) as w:  # doctest: +SKIP
     ...     for frame in frames:
@@ -164,7 +164,7 @@ class VideoWriter:
         self,
         path: str | os.PathLike,
         fps: Fraction | int | float,
-        size: int = 512,
+        size: int | tuple[int, int] = 512,
         crf: int = 18,
         preset: str = "medium",
         audio_from: str | os.PathLike | None = None,
@@ -175,15 +175,16 @@ class VideoWriter:
         fps = Fraction(fps).limit_denominator(1_000_000) if not isinstance(fps, Fraction) else fps
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
-        if size < 2 or size % 2:
-            raise ValueError(f"size must be an even number >= 2 (yuv420p), got {size}")
+        width, height = (size, size) if isinstance(size, int) else size
+        if min(width, height) < 2 or width % 2 or height % 2:
+            raise ValueError(f"frame sides must be even numbers >= 2 (yuv420p), got {width}x{height}")
         if not 0 <= crf <= 51:
             raise ValueError(f"crf must be in [0, 51], got {crf}")
         if audio_start < 0 or (audio_end is not None and audio_end <= audio_start):
             raise ValueError(f"bad audio window [{audio_start}, {audio_end})")
         self.path = check_output_path(path, overwrite)
         self.fps = fps
-        self.size = int(size)
+        self.width, self.height = int(width), int(height)
         self.crf = int(crf)
         self.preset = preset
         self.audio_from = Path(audio_from) if audio_from is not None else None
@@ -223,8 +224,8 @@ class VideoWriter:
         self._file = _open_binary(tmp)
         self._container = av.open(self._file, mode="w", format="mp4")
         stream = self._container.add_stream("libx264", rate=self.fps)
-        stream.width = self.size
-        stream.height = self.size
+        stream.width = self.width
+        stream.height = self.height
         stream.pix_fmt = "yuv420p"
         stream.time_base = self._tb
         cc = stream.codec_context
@@ -238,12 +239,12 @@ class VideoWriter:
 
     # -- writing ------------------------------------------------------------------------------
     def write(self, image: np.ndarray, time: float | None = None) -> None:
-        """Encode one ``(size, size, 3)`` ``uint8`` RGB frame shown at driving time ``time``."""
+        """Encode one ``(height, width, 3)`` ``uint8`` RGB frame shown at driving time ``time``."""
         if self._done or self._container is None:
             raise RuntimeError("VideoWriter is closed")
         arr = np.asarray(image)
-        if arr.shape != (self.size, self.size, 3) or arr.dtype != np.uint8:
-            raise ValueError(f"expected a ({self.size}, {self.size}, 3) uint8 image, "
+        if arr.shape != (self.height, self.width, 3) or arr.dtype != np.uint8:
+            raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 image, "
                              f"got {arr.shape} {arr.dtype}")
         if time is not None:
             if self._origin is None:

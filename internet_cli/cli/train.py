@@ -1,0 +1,91 @@
+"""`internet train --data DIR`: wraps the PyTorch trainer (single process or under torchrun)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from internet_cli.cli.common import DeviceOption, console
+
+
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Dataset folder with train/ and test/ (FOMM fashion layout).")],
+    run: Annotated[Path, typer.Option("--run-dir", help="Run folder: checkpoints, TensorBoard logs, weights.")] = Path("runs/internet"),
+    preset_name: Annotated[str, typer.Option("--preset", help="Model preset: paper-512, small-256 or tiny.")] = "paper-512",
+    weights: Annotated[Path | None, typer.Option("--weights", "-w", help="Start from these weights (fine-tuning).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --run from its latest checkpoint.")] = False,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 100,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Per process (paper: 16 = 8 GPUs x 2).")] = 2,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Samples per video per epoch.")] = 50,
+    lr: Annotated[float, typer.Option("--lr")] = 2e-4,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop after this many steps.")] = None,
+    temporal: Annotated[str, typer.Option("--temporal", help="Temporal regularization: none, extrinsic or intrinsic.")] = "intrinsic",
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=1)] = 500,
+    keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", min=1)] = 3,
+    log_every: Annotated[int, typer.Option("--log-every", min=1)] = 10,
+    sample_every: Annotated[int, typer.Option("--sample-every", min=1)] = 500,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="DataLoader workers per process.")] = 2,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    vgg_weights: Annotated[Path | None, typer.Option("--vgg-weights", help="torchvision-format VGG-19 ImageNet weights.")] = None,
+    loss_weight: Annotated[list[str] | None, typer.Option("--loss", help="Override a loss weight: NAME=VALUE (repeatable).")] = None,
+    device: DeviceOption = "auto",
+) -> None:
+    """Train INTERnet. Multi-GPU: `torchrun --nproc_per_node 8 -m internet_cli train ...`."""
+    import dataclasses
+
+    from internet_cli.config import LossConfig, TrainConfig, preset
+    from internet_cli.devices import configure_torch_threads
+    from internet_cli.training.checkpoints import list_checkpoints
+    from internet_cli.training.trainer import RunSpec, Trainer
+
+    try:
+        model_cfg = preset(preset_name)
+        overrides = dict(_parse_override(s) for s in loss_weight or [])
+        loss = dataclasses.replace(LossConfig(), temporal_mode=temporal, **overrides)
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if list_checkpoints(run) and not resume:
+        raise typer.BadParameter(f"{run} already holds checkpoints: pass --resume to continue it, or another --run-dir")
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, repeats=repeats, lr=lr, max_steps=max_steps,
+                      checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, log_every=log_every,
+                      sample_every=sample_every, workers=workers, seed=seed)
+    configure_torch_threads()
+    spec = RunSpec(data=data, run=run, model=model_cfg, loss=loss, train=cfg, init_weights=weights,
+                   vgg_weights=vgg_weights, device=device)
+
+    def on_log(step: int, total: int, logs: dict) -> None:
+        terms = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("sec_per_step", "skipped_steps_total"))
+        console.print(f"step {step}/{total} {logs['sec_per_step']:.2f}s/step {terms}")
+
+    trainer = Trainer(spec, on_log=on_log)
+    if resume and trainer.resume() and trainer.dist.is_main:
+        console.print(f"resumed {run} at step {trainer.step} (epoch {trainer.epoch})")
+    if trainer.dist.is_main:
+        console.print(f"training {model_cfg.name} on {data} with temporal={temporal}: {trainer.total_steps} steps, "
+                      f"{trainer.dist.world_size} process(es) on {trainer.device}")
+    try:
+        out = trainer.fit()
+    finally:
+        from internet_cli.training.distributed import teardown
+
+        teardown()
+    if trainer.dist.is_main:
+        if trainer.dist.enabled:
+            console.print(f"ranks in sync: parameter checksums {trainer.checksums}")
+        console.print(f"weights: {out} (load with `internet animate -w {out}`)")
+
+
+def _parse_override(text: str) -> tuple[str, float]:
+    from internet_cli.config import LossConfig
+
+    name, sep, value = text.partition("=")
+    names = {f for f, v in LossConfig.__dataclass_fields__.items() if v.type in ("float", float)}
+    if not sep or name not in names:
+        raise ValueError(f"--loss takes NAME=VALUE with NAME one of {', '.join(sorted(names))}; got {text!r}")
+    return name, float(value)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

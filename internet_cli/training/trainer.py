@@ -1,0 +1,315 @@
+"""The training loop behind ``internet train`` (single process, or one rank of torchrun/DDP).
+
+One step: reseed from (seed, step, rank); the generator objective (all generator-side terms in one
+forward); a step skipped on every rank when any rank's loss is not finite; gradient clipping;
+then the discriminator step. Only rank 0 logs and writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader, Sampler
+from torch.utils.data.distributed import DistributedSampler
+
+from internet_cli.checkpoint import save_weights
+from internet_cli.config import LossConfig, ModelConfig, TrainConfig
+from internet_cli.data.dataset import DataConfig, VideoPairDataset
+from internet_cli.model import INTERnet
+from internet_cli.training import distributed
+from internet_cli.training.checkpoints import load_latest, save_checkpoint
+from internet_cli.training.objective import DiscriminatorObjective, GeneratorObjective, build_discriminator
+
+
+@dataclass
+class RunSpec:
+    """Everything a run is made of; saved in its checkpoints and its weights' metadata."""
+
+    data: Path
+    run: Path
+    model: ModelConfig
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    init_weights: Path | None = None  # start from these weights instead of a random init
+    vgg_weights: Path | None = None
+    device: str = "auto"
+
+    def describe(self) -> dict:
+        return {
+            "data": str(self.data), "model": self.model.to_dict(), "loss": asdict(self.loss),
+            "train": asdict(self.train), "init_weights": str(self.init_weights) if self.init_weights else None,
+        }
+
+
+class _SkipSampler(Sampler):
+    """Yields the wrapped sampler's indices, minus the first ``skip`` (resuming mid-epoch)."""
+
+    def __init__(self, sampler: Sampler, skip: int = 0):
+        self.sampler, self.skip = sampler, skip
+
+    def __iter__(self) -> Iterator[int]:
+        for i, index in enumerate(self.sampler):
+            if i >= self.skip:
+                yield index
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)
+
+
+def lr_factor(epoch: int, cfg: TrainConfig) -> float:
+    """x``lr_decay`` at each fraction in ``lr_decay_at`` of the epochs (paper: epochs 60 and 90)."""
+    passed = sum(epoch >= round(f * cfg.epochs) for f in cfg.lr_decay_at)
+    return cfg.lr_decay**passed
+
+
+def _step_seed(seed: int, step: int, rank: int) -> int:
+    return (seed * 1_000_003 + step * 7_919 + rank * 104_729) % (2**63)
+
+
+class Trainer:
+    def __init__(self, spec: RunSpec, on_log: Callable[[int, int, dict], None] | None = None):
+        from internet_cli.devices import select_device
+
+        self.spec = spec
+        self.cfg = spec.train
+        self.dist = distributed.setup(select_device(spec.device))
+        self.device = self.dist.device
+        self.on_log = on_log
+        torch.manual_seed(self.cfg.seed)  # identical initialisation on every rank
+        self.model = self._initial_model().to(self.device)
+        self.discriminator = build_discriminator(spec.loss)
+        if self.discriminator is not None:
+            self.discriminator.to(self.device)
+        vgg = None
+        if spec.loss.perceptual > 0 or spec.loss.style > 0:
+            from internet_cli.losses.vgg import load_vgg19
+
+            vgg, self.vgg_pretrained = load_vgg19(spec.vgg_weights)
+            vgg = vgg.to(self.device)
+        self.g_objective = GeneratorObjective(self.model, vgg, self.discriminator, spec.loss).to(self.device)
+        self.d_objective = (
+            DiscriminatorObjective(self.discriminator, spec.loss) if self.discriminator is not None else None
+        )
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.g_step_module = DDP(self.g_objective, device_ids=ids)
+            self.d_step_module = DDP(self.d_objective, device_ids=ids) if self.d_objective is not None else None
+        else:
+            self.g_step_module, self.d_step_module = self.g_objective, self.d_objective
+        betas = (0.5, 0.999)
+        self.opt_g = torch.optim.RAdam(self.model.parameters(), lr=self.cfg.lr, betas=betas)
+        self.opt_d = (
+            torch.optim.RAdam(self.discriminator.parameters(), lr=self.cfg.lr, betas=betas)
+            if self.discriminator is not None else None
+        )
+        self.amp = self.cfg.mixed_precision and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        from internet_cli.data.layout import scan_split
+
+        entries = scan_split(Path(spec.data), "train")
+        data_cfg = DataConfig(size=spec.model.image_size, seed=self.cfg.seed,
+                              flow="none" if spec.loss.temporal_mode == "none" else "dis")
+        self.dataset = VideoPairDataset(spec.data, "train", data_cfg, length=len(entries) * self.cfg.repeats,
+                                        entries=entries)
+        self.sampler = DistributedSampler(self.dataset, num_replicas=self.dist.world_size, rank=self.dist.rank,
+                                          shuffle=True, seed=self.cfg.seed, drop_last=True)
+        self.steps_per_epoch = len(self.sampler) // self.cfg.batch_size
+        if self.steps_per_epoch < 1:
+            from internet_cli.errors import InputError
+
+            raise InputError(f"{spec.data}: too few training samples for batch size {self.cfg.batch_size} "
+                             f"on {self.dist.world_size} process(es); raise --repeats or lower --batch-size")
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.skipped_steps = 0
+        self.writer = None
+
+    # ---- state -------------------------------------------------------------------------------
+    def _initial_model(self) -> INTERnet:
+        if self.spec.init_weights is not None:
+            from internet_cli.checkpoint import load_weights
+
+            weights = load_weights(self.spec.init_weights)
+            if weights.config != self.spec.model:
+                self.spec.model = weights.config
+            model = INTERnet(weights.config)
+            model.load_state_dict(weights.state_dict)
+            return model
+        return INTERnet(self.spec.model)
+
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "discriminator": self.discriminator.state_dict() if self.discriminator is not None else {},
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict() if self.opt_d is not None else {},
+            "scaler": self.scaler.state_dict(),
+            "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+            "skipped_steps": self.skipped_steps,
+            "spec": json.dumps(self.spec.describe()),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.batch_in_epoch, self.skipped_steps = int(state["batch_in_epoch"]), int(state["skipped_steps"])
+
+    def resume(self) -> bool:
+        state = load_latest(self.spec.run)
+        if state is None:
+            return False
+        self.load_state_dict(state)
+        return True
+
+    def save(self) -> None:
+        if not self.dist.is_main:
+            return
+        save_checkpoint(self.spec.run, self.step, self.state_dict(), self.cfg.keep_checkpoints)
+        info = {"steps": self.step, "epoch": self.epoch, "skipped_steps": self.skipped_steps,
+                **self.spec.describe()}
+        save_weights(self.spec.run / "weights.safetensors", self.model, trained=self.step > 0, info=info)
+
+    # ---- the loop ----------------------------------------------------------------------------
+    @property
+    def total_steps(self) -> int:
+        total = self.cfg.epochs * self.steps_per_epoch
+        return min(total, self.cfg.max_steps) if self.cfg.max_steps is not None else total
+
+    def _loader(self) -> DataLoader:
+        self.sampler.set_epoch(self.epoch)
+        self.dataset.set_epoch(self.epoch)
+        sampler = _SkipSampler(self.sampler, self.batch_in_epoch * self.cfg.batch_size)
+        return DataLoader(self.dataset, batch_size=self.cfg.batch_size, sampler=sampler, drop_last=True,
+                          num_workers=self.cfg.workers, pin_memory=self.device.type == "cuda",
+                          persistent_workers=False)
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        torch.manual_seed(_step_seed(self.cfg.seed, self.step, self.dist.rank))
+        batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        self.model.train()
+        if self.discriminator is not None:
+            self.discriminator.requires_grad_(False)
+        with torch.autocast(self.device.type, enabled=self.amp):
+            losses, out = self.g_step_module(batch)
+        total = sum(losses.values())
+        logs = {k: float(v.detach()) for k, v in losses.items()}
+        logs["total"] = float(total.detach())
+        if not distributed.all_true(math.isfinite(logs["total"]), self.dist):
+            self.skipped_steps += 1
+            self.opt_g.zero_grad(set_to_none=True)
+            logs["skipped"] = 1.0
+            return logs
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.unscale_(self.opt_g)
+        logs["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip))
+        self.scaler.step(self.opt_g)
+        if self.d_step_module is not None:
+            self.discriminator.requires_grad_(True)
+            with torch.autocast(self.device.type, enabled=self.amp):
+                d_loss = self.d_step_module(batch["driving"], out["prediction"].detach())
+            logs["discriminator"] = float(d_loss.detach())
+            if distributed.all_true(math.isfinite(logs["discriminator"]), self.dist):
+                self.opt_d.zero_grad(set_to_none=True)
+                self.scaler.scale(d_loss).backward()
+                self.scaler.unscale_(self.opt_d)
+                torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.cfg.grad_clip)
+                self.scaler.step(self.opt_d)
+        self.scaler.update()
+        self._last = (batch, out)
+        return logs
+
+    def fit(self) -> Path:
+        """Train until ``total_steps``; checkpoints every ``checkpoint_every`` steps and at the end."""
+        if self.dist.is_main:
+            self.spec.run.mkdir(parents=True, exist_ok=True)
+            (self.spec.run / "run.json").write_text(json.dumps(self.spec.describe(), indent=2))
+            self.writer = _tensorboard(self.spec.run)
+        sums: dict[str, float] = {}
+        count = 0
+        t0 = time.perf_counter()
+        try:
+            while self.step < self.total_steps and self.epoch < self.cfg.epochs:
+                for group in self.opt_g.param_groups + (self.opt_d.param_groups if self.opt_d else []):
+                    group["lr"] = self.cfg.lr * lr_factor(self.epoch, self.cfg)
+                for batch in self._loader():
+                    logs = self.train_step(batch)
+                    self.step += 1
+                    self.batch_in_epoch += 1
+                    for k, v in logs.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    count += 1
+                    if self.step % self.cfg.log_every == 0 or self.step == self.total_steps:
+                        means = distributed.mean_over_ranks({k: v / count for k, v in sums.items()}, self.dist)
+                        means["sec_per_step"] = (time.perf_counter() - t0) / count
+                        means["skipped_steps_total"] = float(self.skipped_steps)
+                        self._log(means)
+                        sums, count, t0 = {}, 0, time.perf_counter()
+                    if self.step % self.cfg.sample_every == 0 and self.dist.is_main:
+                        self._log_samples()
+                    if self.step % self.cfg.checkpoint_every == 0:
+                        self.save()
+                    if self.step >= self.total_steps:
+                        break
+                else:
+                    self.epoch += 1
+                    self.batch_in_epoch = 0
+                    continue
+                break
+            for module in (self.model, self.discriminator):
+                if module is not None:
+                    distributed.broadcast_buffers(module, self.dist)
+            self.save()
+            self.checksums = distributed.parameter_checksums(self.model, self.dist)
+            if len(set(self.checksums)) > 1:
+                raise RuntimeError(f"DDP ranks ended with different weights: checksums {self.checksums}")
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+        return self.spec.run / "weights.safetensors"
+
+    def _log(self, means: dict[str, float]) -> None:
+        if not self.dist.is_main:
+            return
+        if self.writer is not None:
+            for k, v in means.items():
+                self.writer.add_scalar(f"train/{k}", v, self.step)
+            self.writer.add_scalar("train/lr", self.opt_g.param_groups[0]["lr"], self.step)
+        if self.on_log:
+            self.on_log(self.step, self.total_steps, means)
+
+    def _log_samples(self) -> None:
+        from internet_cli.training.samples import sample_grid
+
+        batch, out = getattr(self, "_last", (None, None))
+        if batch is None:
+            return
+        grid = sample_grid(batch, out)
+        if self.writer is not None:
+            self.writer.add_image("samples", grid, self.step, dataformats="HWC")
+        from PIL import Image
+
+        (self.spec.run / "samples").mkdir(exist_ok=True)
+        Image.fromarray(grid).save(self.spec.run / "samples" / f"step-{self.step:08d}.png")
+
+
+def _tensorboard(run: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is a dependency, but keep training alive without it
+        return None
+    return SummaryWriter(str(run / "tensorboard"))

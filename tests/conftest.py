@@ -1,0 +1,47 @@
+"""Shared fixtures: real media files and tiny weights, made once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+
+# Tests must not be slowed by oversubscription on the 2-core CI machine.
+os.environ.setdefault("INTERNET_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def tiny512_weights(tmp_path_factory) -> Path:
+    """Random weights of the tiny-512 preset (512x512 output, cheap) as a real weights file."""
+    import torch
+
+    from internet_cli.checkpoint import save_weights
+    from internet_cli.config import preset
+    from internet_cli.model import INTERnet
+
+    torch.manual_seed(0)
+    return save_weights(tmp_path_factory.mktemp("weights") / "tiny512.safetensors", INTERnet(preset("tiny-512")),
+                        trained=False)
+
+
+@pytest.fixture(scope="session")
+def astronaut_jpg(tmp_path_factory) -> Path:
+    """A real photo of a person (scikit-image's astronaut), as a JPEG file."""
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("photos") / "astronaut.jpg"
+    Image.fromarray(skimage_data.astronaut()).save(path, quality=92)
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_video() -> Path:
+    """A real video from outside the project (OpenCV's sample data, installed by .ci/run)."""
+    path = OPENCV_DATA / "vtest.avi"
+    if not path.exists():
+        pytest.skip("opencv-doc sample videos are not installed (apt-get install opencv-doc)")
+    return path
