@@ -1,0 +1,132 @@
+"""`internet evaluate --data DIR`: the self-imitation protocol on DIR/test (docs/evaluation.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from internet_cli.cli.common import DeviceOption, WeightsOption, console, load_weights_or_default, warn
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically (temporary file beside ``path``, then rename)."""
+    from internet_cli.errors import OutputError
+
+    if not path.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {path.parent}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path} ({exc.strerror or exc})") from None
+
+
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", help="Dataset folder: DIR/test/ holds the videos.", show_default=False)],
+    weights: WeightsOption = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here.", show_default=False)] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.",
+                                                  show_default=False)] = None,
+    compare: Annotated[Path | None, typer.Option("--compare", help="Another weights file, scored in the same table.",
+                                                 show_default=False)] = None,
+    device: DeviceOption = "auto",
+    max_frames: Annotated[int | None, typer.Option("--max-frames", min=1, help="Score at most the first N frames "
+                                                   "of each video.", show_default=False)] = None,
+    max_videos: Annotated[int | None, typer.Option("--max-videos", min=1, help="Score at most the first N videos.",
+                                                   show_default=False)] = None,
+    split: Annotated[str, typer.Option("--split", help="Split folder to evaluate.")] = "test",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Frames per model call.")] = 4,
+    real: Annotated[bool, typer.Option("--real/--no-real", help="Also score the real video itself (the reference "
+                                       "values of the temporal metrics).")] = True,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Frame cache folder. Default: DIR/.cache/frames.",
+                                                   show_default=False)] = None,
+) -> None:
+    """Self-imitation: reconstruct every test video from its first frame and score it.
+
+    Metrics: L1, PSNR, SSIM, MS-SSIM per frame; Interp-PSNR (DIS midpoint) and warping error for
+    temporal consistency. Baselines: copy source (and the real video as reference). LPIPS, FID and
+    Act-Recog-L1 need pretrained networks that are not available offline: reported as null.
+    """
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from internet_cli.devices import configure_torch_threads, select_device
+    from internet_cli.eval.evaluate import (METRICS, CopySource, EvalOptions, ModelMethod, RealFrames,
+                                            evaluate as run, table_header, table_rows, to_markdown)
+    from internet_cli.eval.metrics import INTERP_NAME
+    from internet_cli.runtime.animator import TorchAnimator
+
+    torch_device = select_device(device)
+    threads = configure_torch_threads()
+    primary = load_weights_or_default(weights)
+    size = primary.config.image_size
+
+    def model_method(key: str, w, path: Path | None) -> ModelMethod:
+        label = path.name if path is not None else "bundled weights"
+        info = {"weights": str(path) if path is not None else "bundled", "config": w.config.name,
+                "trained": w.trained}
+        return ModelMethod(key, label, TorchAnimator(w, torch_device), relative=True, info=info)
+
+    methods = [model_method("model", primary, weights)]
+    if compare is not None:
+        other = load_weights_or_default(compare)
+        m = model_method("compare", other, compare)
+        if m.label == methods[0].label:
+            m.label = f"{compare.name} (compare)"
+        if other.config.image_size != size:
+            warn(f"{compare.name} works at {other.config.image_size} px: frames are resized to it and its outputs "
+                 f"back to {size} px")
+        methods.append(m)
+    methods.append(CopySource())
+    if real:
+        methods.append(RealFrames())
+    opts = EvalOptions(split=split, max_frames=max_frames, max_videos=max_videos, batch_size=batch_size,
+                       cache_dir=cache_dir)
+    console.print(f"evaluate {data}/{split} at {size}x{size}: torch on {torch_device} ({threads} threads); "
+                  f"methods: {', '.join(m.label for m in methods)}", soft_wrap=True)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        def on_video(entry, frames):
+            task = bar.add_task(escape(entry.name), total=frames)
+            return lambda n: bar.advance(task, n)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report = run(data, methods, size, opts, on_video=on_video)
+    for w in caught:
+        warn(escape(str(w.message)))
+
+    table = Table(title=f"self-imitation on {escape(str(data))}/{split}: {len(report['videos'])} video(s), "
+                        f"{report['overall'][methods[0].key]['frames']} frames (frame-weighted means)")
+    table.caption = f"* {INTERP_NAME} (the paper used Super SloMo), against the real frame t"
+    for i, h in enumerate(table_header()):
+        table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
+    for row in table_rows(report, report["overall"]):
+        table.add_row(*(escape(c) for c in row))
+    # The table is the result: stdout (progress and messages go to stderr).
+    from rich.console import Console
+
+    Console(highlight=False).print(table)
+    console.print("not computed (no pretrained backbones offline): " + ", ".join(report["unavailable"]) +
+                  f"; MS-SSIM on {report['protocol']['ms_ssim_scales']} scale(s); {len(METRICS)} metrics in "
+                  f"{report['seconds']:.1f} s", soft_wrap=True)
+    if out is not None:
+        _write_text(out, json.dumps(report, indent=2, allow_nan=False) + "\n")
+        console.print(f"wrote {out}")
+    if markdown is not None:
+        _write_text(markdown, to_markdown(report))
+        console.print(f"wrote {markdown}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)

@@ -1,0 +1,448 @@
+"""The paper's self-imitation protocol (section 4.1) on ``DIR/test`` (docs/evaluation.md).
+
+For every test video: the source is frame 0, the driving video is the whole clip (frames
+``0 .. T-1``), and each method reconstructs every frame; outputs are compared with the real
+frames. Methods in one table:
+
+- ``model``: the weights under test (:class:`ModelMethod`), relative motion (FOMM's convention;
+  with the source being the first driving frame, relative and absolute motion coincide),
+  no adapt-scale;
+- ``compare``: another weights file (``--compare``), the same way;
+- ``copy-source``: every output is the source frame (the "no motion" floor);
+- ``real``: the real frames themselves (the ceiling of the temporal metrics: the Interp-PSNR and
+  warping error of real video; its per-frame scores are trivially perfect).
+
+Frames are streamed in batches from the frame cache (:class:`~internet_cli.data.frames.FrameStore`);
+per-frame metrics are computed per batch, the temporal ones keep a tail of two frames across
+batches, so memory does not grow with the clip length. Per video, each metric is the mean over the
+frames (or frame pairs / triples) it is defined on; ``overall`` is the mean over all frames of all
+videos (frame-weighted).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from internet_cli.eval import metrics as M
+
+REPORT_FORMAT = "internet-eval"
+REPORT_VERSION = 1
+FLOW_PRESET = "medium"
+"""DIS preset for the real-video flows (warping error) and the Interp-PSNR interpolation."""
+
+METRICS = ("l1", "psnr", "ssim", "ms_ssim", "interp_psnr", "warp_error")
+METRIC_INFO = {
+    "l1": {"label": "L1", "better": "lower", "per": "frame",
+           "text": "mean |output - real| in [0, 1] over pixels and RGB channels"},
+    "psnr": {"label": "PSNR", "better": "higher", "per": "frame",
+             "text": f"dB, peak 1, capped at {M.PSNR_CAP:g} dB (identical frames); mean of per-frame PSNR"},
+    "ssim": {"label": "SSIM", "better": "higher", "per": "frame",
+             "text": "Gaussian 11x11 window, sigma 1.5, per RGB channel, valid region, averaged"},
+    "ms_ssim": {"label": "MS-SSIM", "better": "higher", "per": "frame",
+                "text": "5 scales, weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333); fewer scales (first "
+                        "weights renormalised) when the frames are smaller than 176 px"},
+    "interp_psnr": {"label": M.INTERP_NAME, "better": "higher", "per": "frame triple",
+                    "text": "PSNR of the real frame t against the midpoint of outputs t-1 and t+1 interpolated "
+                            "with OpenCV DIS flows (stand-in for the paper's Super SloMo), t = 1..T-2"},
+    "warp_error": {"label": "Warp err", "better": "lower", "per": "frame pair",
+                   "text": "mean |backwarp(O_t, f_t) - O_{t-1}| in [0, 1] over valid pixels, f_t the real video's "
+                           "flow t-1 -> t (ground truth NAME.gt.npz where present, visible pixels only; else DIS on "
+                           "the real frames), t = 1..T-1"},
+}
+UNAVAILABLE = {
+    "lpips": "not computed: LPIPS needs pretrained AlexNet/VGG features and LPIPS linear-layer weights, "
+             "which are not available offline here (never estimated)",
+    "fid": "not computed: FID needs pretrained Inception-v3 (pool3) weights, which are not available "
+           "offline here (never estimated)",
+    "act_recog_l1": "not computed: Act-Recog-L1 needs a pretrained I3D (Kinetics) action-recognition model, "
+                    "which is not available offline here (never estimated)",
+}
+
+
+@dataclass
+class EvalOptions:
+    split: str = "test"
+    max_frames: int | None = None
+    """Score at most the first N frames of each video."""
+    max_videos: int | None = None
+    """Score at most the first N videos (natural name order)."""
+    batch_size: int = 4
+    relative: bool = True
+    include_real: bool = True
+    cache_dir: Path | None = None
+    """Frame cache folder (default: DIR/.cache/frames, shared with training)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# methods
+def _resize(frames: np.ndarray, size: int) -> np.ndarray:
+    """``(B, s, s, 3)`` uint8 -> ``(B, size, size, 3)``: area when shrinking, bicubic otherwise."""
+    import cv2
+
+    if frames.shape[1] == size:
+        return frames
+    interp = cv2.INTER_AREA if frames.shape[1] > size else cv2.INTER_CUBIC
+    return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in frames])
+
+
+class Method:
+    """A way to reconstruct a clip from its first frame: ``start(source)`` then ``produce(frames)``."""
+
+    key: str
+    label: str
+    kind: str
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def start(self, source: np.ndarray) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def produce(self, frames: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"key": self.key, "label": self.label, "kind": self.kind}
+
+
+class ModelMethod(Method):
+    """Self-reconstruction with a weights file. Frames of another size than the model's are
+    resized to it, and the outputs back (as the paper did for its 256-px baselines)."""
+
+    kind = "model"
+
+    def __init__(self, key: str, label: str, animator, relative: bool = True, info: dict | None = None):
+        super().__init__()
+        self.key, self.label, self.animator, self.relative = key, label, animator, relative
+        self.info = info or {}
+        self._state = self._ref = None
+        self._size: int | None = None
+
+    def start(self, source: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        self._size = source.shape[0]
+        src = _resize(source[None], self.animator.size)[0]
+        self._state = self.animator.encode_source(src)
+        # The driving clip starts with the source frame itself.
+        self._ref = self.animator.reference(self._state, src, relative=self.relative, adapt_scale=False)
+        self.seconds += time.perf_counter() - t0
+
+    def produce(self, frames: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.animator.animate(self._state, _resize(frames, self.animator.size), self._ref)
+        out = _resize(out, frames.shape[1])
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def describe(self) -> dict:
+        return {**super().describe(), "size": self.animator.size, "relative": self.relative, **self.info}
+
+
+class CopySource(Method):
+    key, label, kind = "copy-source", "copy source", "baseline"
+
+    def start(self, source: np.ndarray) -> None:
+        self._source = source
+
+    def produce(self, frames: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self._source, frames.shape)
+
+
+class RealFrames(Method):
+    key, label, kind = "real", "real video", "reference"
+
+    def start(self, source: np.ndarray) -> None:
+        pass
+
+    def produce(self, frames: np.ndarray) -> np.ndarray:
+        return frames
+
+
+# ---------------------------------------------------------------------------------------------
+# accumulation
+@dataclass
+class Scores:
+    """Sums and counts per metric (a mean of means stays frame-weighted when merged)."""
+
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METRICS, 0.0))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METRICS, 0))
+
+    def add(self, metric: str, values) -> None:
+        v = np.asarray(values, dtype=np.float64).ravel()
+        v = v[np.isfinite(v)]
+        self.sums[metric] += float(v.sum())
+        self.counts[metric] += int(v.size)
+
+    def merge(self, other: Scores) -> None:
+        for k in METRICS:
+            self.sums[k] += other.sums[k]
+            self.counts[k] += other.counts[k]
+
+    def means(self) -> dict:
+        out = {k: (self.sums[k] / self.counts[k] if self.counts[k] else None) for k in METRICS}
+        out.update({"lpips": None, "fid": None})
+        out["frames"] = self.counts["l1"]
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# real-video flow
+class RealFlow:
+    """Flows ``t-1 -> t`` of the real frames: ground truth (``NAME.gt.npz``) or DIS."""
+
+    def __init__(self, entry, frames: int, size: int):
+        self.source = f"DIS ({FLOW_PRESET}) on the real frames"
+        self._flow = self._visible = None
+        path = entry.side_file(".gt.npz")
+        if not path.exists():
+            return
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                flow, visible = z["flow"], z["visible"]
+        except (OSError, ValueError, KeyError) as exc:
+            self.source += f" (ground truth {path.name} unreadable: {exc})"
+            return
+        if flow.ndim != 4 or flow.shape[1] != 2 or visible.shape != (flow.shape[0], *flow.shape[2:]):
+            self.source += f" (ground truth {path.name} has unexpected shapes)"
+            return
+        if flow.shape[0] != frames:
+            self.source += f" (ground truth has {flow.shape[0]} frames, the video {frames})"
+            return
+        self._flow, self._visible = flow, visible
+        self._size = size
+        self.source = "ground truth (visible pixels)"
+        if flow.shape[2:] != (size, size):
+            self.source += f", resampled from {flow.shape[3]}x{flow.shape[2]}"
+
+    @property
+    def ground_truth(self) -> bool:
+        return self._flow is not None
+
+    def get(self, t: int, prev: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(flow (2, S, S) float32, visibility mask (S, S) bool or None)`` for the pair ``t-1, t``."""
+        if self._flow is None:
+            from internet_cli.data.flow import dis_flow
+
+            return dis_flow(prev, cur, FLOW_PRESET), None
+        flow = self._flow[t].astype(np.float32)
+        vis = self._visible[t].astype(bool)
+        h, w = flow.shape[1:]
+        s = self._size
+        if (h, w) != (s, s):
+            import cv2
+            import torch
+            import torch.nn.functional as F
+
+            # Pixel centres: 0..h-1 -> 0..s-1 (align_corners=True), so the vectors scale by (s-1)/(h-1).
+            f = F.interpolate(torch.from_numpy(flow)[None], size=(s, s), mode="bilinear", align_corners=True)[0]
+            f[0] *= (s - 1) / max(w - 1, 1)
+            f[1] *= (s - 1) / max(h - 1, 1)
+            flow = f.numpy()
+            vis = cv2.resize(vis.astype(np.uint8), (s, s), interpolation=cv2.INTER_NEAREST).astype(bool)
+        return flow, vis
+
+
+# ---------------------------------------------------------------------------------------------
+# one video
+def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
+                   on_frames: Callable[[int], None] | None = None) -> dict:
+    """Score every method on one video; returns the per-video report entry (with ``Scores``
+    objects under ``"_scores"`` for the caller to merge)."""
+    from internet_cli.data.frames import FrameStore
+
+    store = FrameStore(entry, size, opts.cache_dir)
+    total = len(store)
+    count = total if opts.max_frames is None else min(total, opts.max_frames)
+    flows = RealFlow(entry, total, size)
+    source = store[0]
+    for m in methods:
+        m.start(source)
+    scores = {m.key: Scores() for m in methods}
+    out_tail = {m.key: np.zeros((0, size, size, 3), np.uint8) for m in methods}
+    real_tail = np.zeros((0, size, size, 3), np.uint8)
+    bs = max(1, int(opts.batch_size))
+    for start in range(0, count, bs):
+        end = min(start + bs, count)
+        reals = np.array(store.frames[start:end])
+        ext_reals = np.concatenate([real_tail, reals])
+        e0 = start - len(real_tail)  # global index of ext_reals[0]
+        pair_ts = list(range(max(start, 1), end))
+        pair_flows, pair_masks = [], []
+        for t in pair_ts:
+            f, vis = flows.get(t, ext_reals[t - 1 - e0], ext_reals[t - e0])
+            pair_flows.append(f)
+            pair_masks.append(np.ones(f.shape[1:], bool) if vis is None else vis)
+        mid_ts = list(range(max(start - 1, 1), end - 1))
+        for m in methods:
+            outs = np.ascontiguousarray(m.produce(reals))
+            if outs.shape != reals.shape or outs.dtype != np.uint8:
+                raise RuntimeError(f"{m.key}: produced {outs.dtype} {outs.shape}, expected uint8 {reals.shape}")
+            sc = scores[m.key]
+            sc.add("l1", M.l1(outs, reals))
+            sc.add("psnr", M.psnr(outs, reals))
+            s_val, ms_val = M.ssim_and_ms_ssim(outs, reals)
+            sc.add("ssim", s_val)
+            sc.add("ms_ssim", ms_val)
+            ext = np.concatenate([out_tail[m.key], outs])
+            assert start - len(out_tail[m.key]) == e0
+            if pair_ts:
+                idx = np.array(pair_ts) - e0
+                sums, counts = M.warping_errors(ext[idx - 1], ext[idx], np.stack(pair_flows), np.stack(pair_masks))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    sc.add("warp_error", np.where(counts > 0, sums / np.maximum(counts, 1), np.nan))
+            for t in mid_ts:
+                sc.add("interp_psnr", M.interp_psnr(ext[t - 1 - e0], ext[t + 1 - e0], ext_reals[t - e0],
+                                                    preset=FLOW_PRESET))
+            out_tail[m.key] = ext[-2:].copy()
+        real_tail = ext_reals[-2:].copy()
+        if on_frames is not None:
+            on_frames(end - start)
+    return {
+        "name": entry.name,
+        "path": str(entry.path),
+        "frames": count,
+        "frames_in_video": total,
+        "flow": flows.source,
+        "methods": {k: s.means() for k, s in scores.items()},
+        "_scores": scores,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole split
+def _clean(x):
+    """NaN/inf -> None so that the report is strict JSON."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    return x
+
+
+def evaluate(data: Path, methods: list[Method], size: int, opts: EvalOptions,
+             on_video: Callable[[object, int], Callable[[int], None] | None] | None = None) -> dict:
+    """Run the protocol on ``data/opts.split`` and return the report (a JSON-ready dict).
+
+    ``on_video(entry, frames)`` is called before each video and may return a per-batch
+    ``on_frames(n)`` progress callback.
+    """
+    from internet_cli.data.layout import scan_split
+
+    if opts.max_frames is not None and opts.max_frames < 1:
+        raise ValueError("max_frames must be at least 1")
+    entries = scan_split(data, opts.split)
+    if opts.max_videos is not None:
+        entries = entries[: max(0, opts.max_videos)]
+    t0 = time.perf_counter()
+    overall = {m.key: Scores() for m in methods}
+    videos = []
+    for entry in entries:
+        n = entry.num_frames if opts.max_frames is None else min(entry.num_frames, opts.max_frames)
+        cb = on_video(entry, n) if on_video is not None else None
+        rec = evaluate_video(entry, methods, size, opts, cb)
+        for k, s in rec.pop("_scores").items():
+            overall[k].merge(s)
+        videos.append(rec)
+    seconds = time.perf_counter() - t0
+    scales = M.ms_ssim_scales(size, size)
+    report = {
+        "format": REPORT_FORMAT,
+        "format_version": REPORT_VERSION,
+        "protocol": {
+            "name": "self-imitation (INTERnet section 4.1)",
+            "data": str(data),
+            "split": opts.split,
+            "source": "frame 0 of each video",
+            "driving": "the whole clip, frames 0..T-1 (all scored, frame 0 included)",
+            "motion": "relative" if opts.relative else "absolute",
+            "adapt_scale": False,
+            "size": size,
+            "max_frames": opts.max_frames,
+            "max_videos": opts.max_videos,
+            "ms_ssim_scales": scales,
+            "flow_preset": FLOW_PRESET,
+            "averaging": "per video: mean over the frames (pairs, triples) each metric is defined on; "
+                         "overall: the same over all frames of all videos (frame-weighted)",
+        },
+        "metrics": METRIC_INFO,
+        "unavailable": UNAVAILABLE,
+        "methods": [m.describe() | {"seconds": round(m.seconds, 3)} for m in methods],
+        "overall": {k: s.means() for k, s in overall.items()},
+        "videos": videos,
+        "seconds": round(seconds, 3),
+    }
+    return _clean(report)
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+def _fmt(metric: str, value) -> str:
+    if value is None:
+        return "n/a"
+    if metric in ("psnr", "interp_psnr"):
+        return f"{value:.2f}"
+    return f"{value:.4f}"
+
+
+def table_rows(report: dict, scores: dict) -> list[list[str]]:
+    """Rows ``[label, frames, metric...]`` for one ``{method key: means}`` mapping."""
+    labels = {m["key"]: m["label"] for m in report["methods"]}
+    rows = []
+    for key, vals in scores.items():
+        rows.append([labels.get(key, key), str(vals.get("frames", ""))] + [_fmt(k, vals.get(k)) for k in METRICS])
+    return rows
+
+
+SHORT_LABELS = {"l1": "L1", "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "interp_psnr": "Interp-PSNR*",
+                "warp_error": "WarpErr"}
+"""Column titles; ``*``: Interp-PSNR (DIS midpoint), not the paper's Super SloMo (say so under tables)."""
+
+
+def table_header() -> list[str]:
+    return ["method", "frames"] + [SHORT_LABELS[k] + (" ↑" if METRIC_INFO[k]["better"] == "higher" else " ↓")
+                                   for k in METRICS]
+
+
+def to_markdown(report: dict) -> str:
+    """The report as Markdown: protocol, overall table, per-video tables, what was not computed."""
+    p = report["protocol"]
+    lines = [
+        "# Self-imitation evaluation",
+        "",
+        f"Data `{p['data']}` split `{p['split']}`, {len(report['videos'])} video(s), {p['size']}x{p['size']}; "
+        f"source = frame 0, {p['motion']} motion; max frames per video: {p['max_frames'] or 'all'}. "
+        f"MS-SSIM scales: {p['ms_ssim_scales']}.",
+        "",
+    ]
+
+    def table(scores: dict) -> list[str]:
+        head = table_header()
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(r) + " |" for r in table_rows(report, scores)]
+        return out
+
+    note = (f"\\* {M.INTERP_NAME}: frame t predicted from outputs t-1 and t+1 with OpenCV DIS flows "
+            "(the paper used Super SloMo), compared with the real frame t.")
+    lines += ["## Overall (frame-weighted)", ""] + table(report["overall"]) + ["", note, ""]
+    for v in report["videos"]:
+        lines += [f"## {v['name']} ({v['frames']} frames; flow: {v['flow']})", ""] + table(v["methods"]) + [""]
+    lines += ["## Methods", ""]
+    for m in report["methods"]:
+        extra = f" `{m['weights']}`" if "weights" in m else ""
+        lines.append(f"- **{m['label']}** ({m['kind']}){extra}")
+    lines += ["", "## Metrics", ""]
+    for k in METRICS:
+        info = report["metrics"][k]
+        lines.append(f"- **{info['label']}** ({info['better']} is better, per {info['per']}): {info['text']}")
+    lines += ["", "## Not computed", ""]
+    for k, reason in report["unavailable"].items():
+        lines.append(f"- {k}: {reason}")
+    return "\n".join(lines) + "\n"
