@@ -11,9 +11,9 @@ from internet_cli.cli.common import DeviceOption, WeightsOption, console, load_w
 
 
 def animate(
-    source: Annotated[Path, typer.Argument(help="Photo of the person (JPEG, PNG, WebP, ...).", show_default=False)],
-    driving: Annotated[Path, typer.Argument(help="Driving video (MP4, MOV, AVI, WebM, ...).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output MP4 (512x512 H.264).", show_default=False)],
+    source: Annotated[Path | None, typer.Argument(help="Photo of the person (JPEG, PNG, WebP, ...).", show_default=False)] = None,
+    driving: Annotated[Path | None, typer.Argument(help="Driving video (MP4, MOV, AVI, WebM, ...).", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output MP4 (512x512 H.264).", show_default=False)] = None,
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
     relative: Annotated[bool, typer.Option("--relative/--absolute",
@@ -28,6 +28,9 @@ def animate(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
     side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Write source | driving | output.")] = False,
     audio: Annotated[bool, typer.Option("--audio/--no-audio", help="Carry the driving video's audio over.")] = True,
+    jobs: Annotated[Path | None, typer.Option("--jobs", help="Batch: CSV with source,driving[,output] columns.", show_default=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Batch: folder for the outputs.", show_default=False)] = None,
+    shard: Annotated[str | None, typer.Option("--shard", help="Batch: run rows I, I+N, ... (I/N, 0-based).", show_default=False)] = None,
 ) -> None:
     """Animate the person in SOURCE with the motion of DRIVING and write a 512x512 MP4."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -40,6 +43,13 @@ def animate(
         raise typer.BadParameter(f"--end ({end}) must be after --start ({start})")
     opts = AnimateOptions(relative=relative, adapt_scale=adapt_scale, batch_size=batch_size, crf=crf, start=start,
                           end=end, max_frames=max_frames, overwrite=overwrite, side_by_side=side_by_side, audio=audio)
+    if jobs is not None or out_dir is not None or shard is not None:  # batch mode: internet_cli/runtime/batch.py
+        from internet_cli.cli.animate_batch import animate_batch
+
+        return animate_batch(jobs, out_dir, shard, {"SOURCE": source, "DRIVING": driving, "-o": output}, weights,
+                             device, opts)
+    if source is None or driving is None or output is None:
+        raise typer.BadParameter("give SOURCE DRIVING -o OUT.mp4 (or --jobs jobs.csv --out-dir DIR for a batch)")
     torch_device = select_device(device)
     loaded = load_weights_or_default(weights)
     job = prepare(source, driving, output, loaded.config.image_size, opts)

@@ -1,0 +1,100 @@
+"""The batch mode of ``internet animate`` (``--jobs jobs.csv --out-dir DIR [--shard I/N]``).
+
+All the logic is in :mod:`internet_cli.runtime.batch`; this module only checks the options,
+builds the animator and prints progress, one line per failing pair and the summary table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from internet_cli.cli.common import console
+
+SUMMARY_ROWS = 40
+"""Above this many rows the summary table lists only the failures (the totals are always shown)."""
+
+
+def animate_batch(
+    jobs: Path | None,
+    out_dir: Path | None,
+    shard_text: str | None,
+    single: dict,
+    weights: Path | None,
+    device: str,
+    opts,
+) -> None:
+    """Run a jobs file. ``single``: the SOURCE/DRIVING/-o values, which must not be given here."""
+    from rich.table import Table
+
+    from internet_cli.runtime.batch import parse_shard, read_jobs, run_batch, shard
+
+    given = [name for name, value in single.items() if value is not None]
+    if jobs is None:
+        raise typer.BadParameter("--out-dir and --shard belong to batch mode: add --jobs jobs.csv")
+    if given:
+        raise typer.BadParameter(f"--jobs runs the pairs of the CSV file: do not also give {', '.join(given)}")
+    if out_dir is None:
+        raise typer.BadParameter("--jobs needs --out-dir DIR (where the outputs go)")
+    index, count = 0, 1
+    if shard_text is not None:
+        try:
+            index, count = parse_shard(shard_text)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    from internet_cli.cli.common import load_weights_or_default
+    from internet_cli.devices import configure_torch_threads, select_device
+    from internet_cli.errors import OutputError
+    from internet_cli.runtime.animator import TorchAnimator
+
+    all_jobs = read_jobs(jobs, out_dir)
+    mine = shard(all_jobs, index, count)
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
+    torch_device = select_device(device)
+    loaded = load_weights_or_default(weights)
+    threads = configure_torch_threads()
+    animator = TorchAnimator(loaded, torch_device)
+    weights_id = str(Path(weights).resolve()) if weights is not None else "default"
+    fingerprint = {"weights": weights_id, "model": loaded.config.name}
+    part = f" (shard {index}/{count}: {len(mine)} of {len(all_jobs)} rows)" if count > 1 else ""
+    console.print(f"batch: {len(mine)} pairs{part}; backend: torch on {torch_device} ({threads} threads); "
+                  f"model {loaded.config.name}")
+    done = [0]
+
+    def on_result(r) -> None:
+        done[0] += 1
+        head = f"[{done[0]}/{len(mine)}] row {r.job.row}"
+        if r.status == "failed":
+            console.print(f"[bold red]failed[/] {head}: {r.job.source.name} + {r.job.driving.name}: {r.message}",
+                          markup=True, soft_wrap=True)
+        elif r.status == "skipped":
+            console.print(f"skipped {head}: {r.job.output.name} (already complete)", soft_wrap=True)
+        else:
+            console.print(f"done {head}: {r.job.output.name} ({r.frames} frames, {r.seconds:.1f} s)",
+                          soft_wrap=True)
+
+    result = run_batch(mine, animator, opts, fingerprint=fingerprint, force=opts.overwrite, on_result=on_result)
+
+    table = Table(title="internet animate --jobs: summary", title_justify="left")
+    for name, kw in (("row", {"justify": "right"}), ("source", {}), ("driving", {}), ("output", {}),
+                     ("status", {}), ("frames", {"justify": "right"}), ("seconds", {"justify": "right"}),
+                     ("message", {"overflow": "fold"})):
+        table.add_column(name, **kw)
+    rows = result.results if len(result.results) <= SUMMARY_ROWS else [r for r in result.results
+                                                                      if r.status == "failed"]
+    style = {"failed": "red", "skipped": "dim", "done": "green"}
+    for r in sorted(rows, key=lambda r: r.job.row):
+        table.add_row(str(r.job.row), r.job.source.name, r.job.driving.name, r.job.output.name,
+                      f"[{style[r.status]}]{r.status}[/]", str(r.frames) if r.frames else "-",
+                      f"{r.seconds:.1f}" if r.status != "skipped" else "-", r.message)
+    if rows:
+        console.print(table)
+    console.print(f"batch: {result.count('done')} done, {result.count('skipped')} skipped (already complete), "
+                  f"{result.failed} failed; {result.sources_encoded} source(s) encoded; {result.seconds:.1f} s")
+    if result.failed:
+        raise typer.Exit(1)

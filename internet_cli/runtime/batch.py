@@ -1,0 +1,327 @@
+"""``internet animate --jobs jobs.csv --out-dir DIR``: many (source, driving) pairs in one process.
+
+The jobs file is a CSV with a header row: ``source``, ``driving`` and an optional ``output``
+column (header names are case-insensitive; blank rows are skipped; a UTF-8 BOM is fine).
+Relative ``source``/``driving`` paths are taken from the CSV file's folder; a relative ``output``
+is taken from ``--out-dir``; an empty or missing ``output`` is ``<source stem>__<driving stem>.mp4``
+in ``--out-dir``. Two rows that would write the same file are refused up front.
+
+How a batch runs:
+
+- ``shard(jobs, i, n)`` keeps every n-th row starting at row i (0-based, CSV order), so an array
+  of n cluster tasks splits one jobs file without overlaps or gaps.
+- Rows are grouped by source (first appearance order); each source photo is loaded and encoded
+  once for all its driving videos (the model's per-source state is reused).
+- Completion marker: when an output has been renamed into place, a small JSON file
+  ``.<output name>.done`` is written atomically beside it. It records the output's size and
+  mtime, the inputs' sizes and mtimes and the settings (``fingerprint``). A row counts as done,
+  and is skipped, only when the output exists and its marker matches all of that; otherwise the
+  row is (re)made and the output replaced. So rerunning the same command after an interruption
+  resumes where it stopped: a half-written output never exists (the writer renames atomically),
+  and an output renamed just before a kill but without its marker is simply made again.
+  ``force=True`` (``--overwrite``) remakes every row.
+- A row that fails (bad input, unwritable output, anything but Ctrl-C) is reported and the
+  batch goes on; the result lists every row's status.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from internet_cli.errors import InputError, InternetError
+from internet_cli.runtime.pipeline import AnimateOptions, Job, run
+from internet_cli.video.image import load_image, to_square
+from internet_cli.video.reader import probe_video
+from internet_cli.video.writer import _umask, check_output_path
+
+MARKER_SUFFIX = ".done"
+
+
+@dataclass(frozen=True)
+class PairJob:
+    """One CSV row: animate ``source`` with ``driving`` into ``output`` (all absolute)."""
+
+    row: int  # 1-based data row number in the CSV (the header is row 0)
+    source: Path
+    driving: Path
+    output: Path
+
+
+@dataclass
+class PairResult:
+    job: PairJob
+    status: str  # "done", "skipped" (already complete) or "failed"
+    message: str = ""
+    frames: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchResult:
+    results: list[PairResult] = field(default_factory=list)
+    sources_encoded: int = 0
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed")
+
+
+# ---- the jobs file --------------------------------------------------------------------------
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` -> ``(i, n)`` with ``0 <= i < n``; ValueError with a clear message otherwise."""
+    head, sep, tail = str(text).strip().partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        i, n = int(head), int(tail)
+    except ValueError:
+        raise ValueError(f"--shard takes I/N (two integers, e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"--shard {text}: need N >= 1 and 0 <= I < N (I is 0-based)")
+    return i, n
+
+
+def shard(jobs: list[PairJob], index: int, count: int) -> list[PairJob]:
+    """Every ``count``-th job starting at ``index`` (0-based): a deterministic, disjoint split."""
+    return jobs[index::count]
+
+
+def default_output_name(source: Path, driving: Path) -> str:
+    return f"{source.stem}__{driving.stem}.mp4"
+
+
+def read_jobs(csv_path: str | os.PathLike, out_dir: str | os.PathLike) -> list[PairJob]:
+    """Read and check the jobs file; InputError (one line naming the file and row) when it is unusable.
+
+    Only the file's structure is checked here (readable CSV, the columns, empty cells,
+    duplicate outputs); whether each source and driving file is usable is found out per row
+    while the batch runs, so one bad file costs only its rows.
+    """
+    path = Path(csv_path).expanduser()
+    base = path.resolve().parent
+    out_base = Path(out_dir).expanduser().resolve()
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise InputError(f"{path}: jobs file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a jobs CSV file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text CSV file") from None
+    except (OSError, csv.Error) as exc:
+        raise InputError(f"{path}: cannot read the jobs file ({getattr(exc, 'strerror', None) or exc})") from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise InputError(f"{path}: the jobs file is empty (need a header row: source,driving[,output])")
+    header = [h.strip().lower() for h in rows[0]]
+    for name in ("source", "driving"):
+        if name not in header:
+            raise InputError(f"{path}: no '{name}' column in the header {rows[0]} (need source,driving[,output])")
+    col = {name: header.index(name) for name in ("source", "driving", "output") if name in header}
+    jobs: list[PairJob] = []
+    seen: dict[Path, int] = {}
+    for number, row in enumerate(rows[1:], start=1):
+        cells = {k: (row[i].strip() if i < len(row) else "") for k, i in col.items()}
+        for name in ("source", "driving"):
+            if not cells[name]:
+                raise InputError(f"{path}: row {number} has no {name}")
+        source = _resolve(cells["source"], base)
+        driving = _resolve(cells["driving"], base)
+        out = cells.get("output") or default_output_name(source, driving)
+        output = _resolve(out, out_base)
+        if output in seen:
+            raise InputError(f"{path}: rows {seen[output]} and {number} both write {output}; "
+                             "give them different 'output' names")
+        seen[output] = number
+        jobs.append(PairJob(number, source, driving, output))
+    if not jobs:
+        raise InputError(f"{path}: the jobs file has a header but no rows")
+    return jobs
+
+
+def _resolve(text: str, base: Path) -> Path:
+    p = Path(text).expanduser()
+    return Path(os.path.abspath(p if p.is_absolute() else base / p))
+
+
+def group_by_source(jobs: list[PairJob]) -> list[list[PairJob]]:
+    """Jobs grouped by source file, groups in order of first appearance, rows in CSV order."""
+    groups: dict[Path, list[PairJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.source, []).append(job)
+    return list(groups.values())
+
+
+# ---- completion markers -------------------------------------------------------------------
+def marker_path(output: Path) -> Path:
+    return output.with_name(f".{output.name}{MARKER_SUFFIX}")
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _marker_record(job: PairJob, fingerprint: dict, frames: int | None) -> dict:
+    return {
+        "output": _stat(job.output),
+        "source": [str(job.source), _stat(job.source)],
+        "driving": [str(job.driving), _stat(job.driving)],
+        "settings": fingerprint,
+        "frames": frames,
+    }
+
+
+def is_complete(job: PairJob, fingerprint: dict) -> bool:
+    """True when ``job.output`` exists and its marker says it was made from these inputs and settings."""
+    marker = marker_path(job.output)
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or _stat(job.output) is None:
+        return False
+    expected = _marker_record(job, fingerprint, record.get("frames"))
+    return json.loads(json.dumps(expected)) == record
+
+
+def write_marker(job: PairJob, fingerprint: dict, frames: int) -> Path:
+    """Write the completion marker atomically (temporary file, then rename)."""
+    marker = marker_path(job.output)
+    data = json.dumps(_marker_record(job, fingerprint, frames), sort_keys=True)
+    fd, tmp = tempfile.mkstemp(dir=str(marker.parent), prefix=marker.name + ".", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # like the output itself, not mkstemp's 0600
+        os.replace(tmp, marker)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return marker
+
+
+def _remove_marker(output: Path) -> None:
+    try:
+        marker_path(output).unlink()
+    except FileNotFoundError:
+        pass
+
+
+# ---- running --------------------------------------------------------------------------------
+class _SharedSource:
+    """The animator, with ``encode_source`` computed once per source image object and then reused."""
+
+    def __init__(self, animator):
+        self._animator = animator
+        self._image = None
+        self._state = None
+        self.encodes = 0
+
+    def __getattr__(self, name):
+        return getattr(self._animator, name)
+
+    def encode_source(self, image):
+        if self._image is not image:
+            self._state = self._animator.encode_source(image)
+            self._image = image  # holding the array keeps its identity unique
+            self.encodes += 1
+        return self._state
+
+
+def run_batch(
+    jobs: list[PairJob],
+    animator,
+    opts: AnimateOptions,
+    fingerprint: dict | None = None,
+    force: bool = False,
+    on_result: Callable[[PairResult], None] | None = None,
+    on_frames: Callable[[int], None] | None = None,
+    on_start: Callable[[PairJob], None] | None = None,
+) -> BatchResult:
+    """Run ``jobs`` (already sharded) with one ``animator``; see the module docstring.
+
+    ``fingerprint``: settings that change the output (weights, options); a marker made with
+    other settings does not count as complete. ``on_result`` is called once per row, in the
+    order the rows are processed (grouped by source). KeyboardInterrupt stops the batch.
+    """
+    fingerprint = dict(fingerprint or {})
+    fingerprint.setdefault("options", _options_fingerprint(opts))
+    run_opts = dataclasses.replace(opts, overwrite=True)  # what to keep was decided here
+    shared = _SharedSource(animator)
+    size = animator.size
+    batch = BatchResult()
+    t0 = time.perf_counter()
+
+    def report(result: PairResult) -> None:
+        batch.results.append(result)
+        if on_result:
+            on_result(result)
+
+    for group in group_by_source(jobs):
+        image = None
+        source_error: str | None = None
+        for job in group:
+            if not force and is_complete(job, fingerprint):
+                report(PairResult(job, "skipped", "already complete"))
+                continue
+            if on_start:
+                on_start(job)
+            t = time.perf_counter()
+            try:
+                if source_error is not None:
+                    raise InputError(source_error)
+                if image is None:
+                    try:
+                        image = to_square(load_image(job.source), size)
+                    except InternetError as exc:
+                        source_error = str(exc)
+                        raise
+                _remove_marker(job.output)
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+                out = check_output_path(job.output, overwrite=True)
+                prepared = Job(image, probe_video(job.driving), out)
+                result = run(prepared, shared, run_opts, on_frames=on_frames)
+                write_marker(job, fingerprint, result.frames)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one failing pair must not stop the batch
+                report(PairResult(job, "failed", _one_line(exc), seconds=time.perf_counter() - t))
+                continue
+            report(PairResult(job, "done", "", result.frames, time.perf_counter() - t))
+    batch.sources_encoded = shared.encodes
+    batch.seconds = time.perf_counter() - t0
+    return batch
+
+
+def _options_fingerprint(opts: AnimateOptions) -> dict:
+    d = dataclasses.asdict(opts)
+    d.pop("overwrite", None)
+    d.pop("batch_size", None)  # does not change the output
+    return d
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else ""
+    if isinstance(exc, InternetError):
+        return line or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}{f': {exc.filename}' if exc.filename else ''}"
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
