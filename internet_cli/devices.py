@@ -103,3 +103,59 @@ def tensorrt_usable() -> bool:
     except ImportError:
         return False
     return cuda_usable()
+
+
+def ort_session_options(threads: int | None = None):
+    """onnxruntime session options: our thread count, no spinning threads (spinning ORT threads
+    slow torch 3-4x when both share the process), all graph optimisations, quiet logs."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or cpu_threads()
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return opts
+
+
+def ort_providers(backend: str = "onnx", device: str = "auto", cache_dir: str | None = None,
+                  fp16: bool = False) -> list:
+    """onnxruntime providers for ``backend`` (``onnx`` or ``tensorrt``) on ``device``.
+
+    ``onnx``: CUDA when asked for or (``auto``) when it really runs here, else CPU.
+    ``tensorrt``: onnxruntime's TensorRT provider (engines cached in ``cache_dir``), then CUDA.
+    Raises BackendError with one line when the asked-for provider is not usable.
+    """
+    device = device.lower()
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise BackendError(f"unknown device {device!r} (use auto, cpu or cuda)")
+    cpu = "CPUExecutionProvider"
+    if backend == "tensorrt":
+        if device == "cpu":
+            raise BackendError("--backend tensorrt needs a GPU; use --backend onnx or torch with --device cpu")
+        if not ort_provider_usable("TensorrtExecutionProvider"):
+            raise BackendError(TENSORRT_MISSING)
+        options = {"trt_fp16_enable": fp16}
+        if cache_dir:
+            options.update(trt_engine_cache_enable=True, trt_engine_cache_path=cache_dir)
+        return [("TensorrtExecutionProvider", options), "CUDAExecutionProvider", cpu]
+    if backend != "onnx":
+        raise BackendError(f"unknown onnxruntime backend {backend!r}")
+    if device == "cpu":
+        return [cpu]
+    if ort_provider_usable("CUDAExecutionProvider"):
+        return ["CUDAExecutionProvider", cpu]
+    if device.startswith("cuda"):
+        raise BackendError("--device cuda was asked for, but onnxruntime cannot use a CUDA GPU here (try --device cpu)")
+    return [cpu]
+
+
+TENSORRT_MISSING = ("TensorRT is not installed: pip install 'internet-cli[tensorrt]' on a machine with an "
+                    "NVIDIA GPU")
+
+
+def tensorrt_runtime_usable() -> bool:
+    """onnxruntime's TensorRT provider really runs here (the TensorRT libraries and a GPU)."""
+    return ort_provider_usable("TensorrtExecutionProvider")

@@ -20,12 +20,13 @@ from internet_cli.config import ModelConfig
 from internet_cli.generation.generator import Decoder, SourceEncoder, deform
 from internet_cli.motion.anchors import AnchorDetector
 from internet_cli.motion.dense import DenseMotion
-from internet_cli.motion.geometry import inverse_2x2, resize
+from internet_cli.motion.geometry import inverse_2x2, resize, warp
 
 
 class SourceState(NamedTuple):
     """Everything computed once per source image (batch ``Bs``, usually 1)."""
 
+    image: torch.Tensor  # (Bs, 3, S, S): the source itself, for the pass-through path
     image_small: torch.Tensor  # (Bs, 3, base, base)
     anchors: torch.Tensor  # (Bs, n, 2)
     affines: torch.Tensor  # (Bs, n, 2, 2)
@@ -71,7 +72,7 @@ class INTERnet(nn.Module):
         """``source`` ``(Bs, 3, S, S)`` in [0, 1] -> :class:`SourceState`."""
         kp, jac = self.detector(source)
         small = resize(source, self.config.motion.base_size)
-        return SourceState(small, kp, jac, tuple(self.encoder(source)))
+        return SourceState(source, small, kp, jac, tuple(self.encoder(source)))
 
     def generate(self, state: SourceState, kp_d: torch.Tensor, jac_d: torch.Tensor) -> dict[str, torch.Tensor]:
         """Stage I dense motion + Stage II for driving anchors ``(B, n, 2)``; the source state is
@@ -83,7 +84,7 @@ class INTERnet(nn.Module):
 
         motion = self.dense_motion(batch(state.image_small), batch(state.anchors), batch(state.affines), kp_d, jac_d)
         deformed = deform([batch(f) for f in state.features], motion["field"], motion["confidence"])
-        motion["prediction"] = self.decoder(deformed)
+        motion["prediction"] = self.decoder(deformed, warp(batch(state.image), motion["field"]))
         return motion
 
     def animate(self, state: SourceState, driving: torch.Tensor, ref: DrivingReference) -> torch.Tensor:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from internet_cli.cli.common import DeviceOption, WeightsOption, console, load_weights_or_default
+from internet_cli.cli.common import DeviceOption, WeightsOption, console, warn
 
 
 def animate(
@@ -16,6 +16,9 @@ def animate(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output MP4 (512x512 H.264).", show_default=False)] = None,
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
+    backend: Annotated[str, typer.Option("--backend", help="auto (TensorRT, else onnxruntime on CUDA, else PyTorch "
+                                         "on CUDA, else onnxruntime on CPU), torch, onnx or tensorrt. -w may be a "
+                                         "folder from `internet export --onnx`.")] = "auto",
     relative: Annotated[bool, typer.Option("--relative/--absolute",
                                            help="Relative: apply the driving motion since its first frame to the "
                                                 "source pose (FOMM). Absolute: copy the driving pose.")] = True,
@@ -35,8 +38,7 @@ def animate(
     """Animate the person in SOURCE with the motion of DRIVING and write a 512x512 MP4."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from internet_cli.devices import configure_torch_threads, select_device
-    from internet_cli.runtime.animator import TorchAnimator
+    from internet_cli.devices import configure_torch_threads
     from internet_cli.runtime.pipeline import AnimateOptions, prepare, run
 
     if start is not None and end is not None and end <= start:
@@ -50,12 +52,14 @@ def animate(
                              device, opts)
     if source is None or driving is None or output is None:
         raise typer.BadParameter("give SOURCE DRIVING -o OUT.mp4 (or --jobs jobs.csv --out-dir DIR for a batch)")
-    torch_device = select_device(device)
-    loaded = load_weights_or_default(weights)
-    job = prepare(source, driving, output, loaded.config.image_size, opts)
+    from internet_cli.runtime.backends import check_choice, describe, open_animator, resolve_model
+
+    check_choice(backend, device)
+    model = resolve_model(weights, warn=warn)
+    job = prepare(source, driving, output, model.config.image_size, opts)
     threads = configure_torch_threads()
-    animator = TorchAnimator(loaded, torch_device)
-    console.print(f"backend: torch on {torch_device} ({threads} threads); model {loaded.config.name}; "
+    animator = open_animator(model, backend, device, log=console.print)
+    console.print(f"backend: {describe(animator)} ({threads} threads); model {model.config.name}; "
                   f"driving {job.driving.width}x{job.driving.height} @ {float(job.driving.fps):.3g} fps")
     columns = (TextColumn("[bold]animate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]} fps"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())

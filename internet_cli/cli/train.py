@@ -71,6 +71,11 @@ def train(
         from internet_cli.training.distributed import teardown
 
         teardown()
+    if trainer.stop_signal is not None:  # SIGTERM: checkpoint saved at the step reached
+        if trainer.dist.is_main:
+            console.print(f"stopped by SIGTERM at step {trainer.step}: checkpoint and {out} saved; "
+                          "continue with --resume")
+        raise typer.Exit(143)
     if trainer.dist.is_main:
         if trainer.dist.enabled:
             console.print(f"ranks in sync: parameter checksums {trainer.checksums}")

@@ -36,7 +36,12 @@ class SourceEncoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Warped, gated source features -> image ``(B, 3, S, S)`` in [0, 1]."""
+    """Warped, gated source features -> image ``(B, 3, S, S)`` in [0, 1].
+
+    The last layer blends its own RGB with the warped source image, per pixel
+    (``O = alpha * F(S) + (1 - alpha) * rgb``): regions the motion explains pass the source
+    through sharply, and the decoder paints what is occluded or new.
+    """
 
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
@@ -48,14 +53,22 @@ class Decoder(nn.Module):
         self.refine = nn.ModuleList(
             nn.Sequential(*[ResBlock(ch[i]) for _ in range(cfg.stage_blocks)]) for i in range(1, len(ch))
         )
-        self.out = nn.Conv2d(ch[-1], 3, 3, padding=1)
+        # RGB plus a pass-through weight alpha; alpha starts high (sigmoid(2) = 0.88), so an
+        # untrained decoder already returns mostly the warped source.
+        self.out = nn.Conv2d(ch[-1], 4, 3, padding=1)
+        with torch.no_grad():
+            self.out.bias[3] = 2.0
 
-    def forward(self, deformed: list[torch.Tensor]) -> torch.Tensor:
+    def forward(self, deformed: list[torch.Tensor], warped_source: torch.Tensor) -> torch.Tensor:
+        """``deformed``: eq. 6 features, base resolution first; ``warped_source``: the source image
+        warped by the full-resolution motion field ``(B, 3, S, S)``."""
         x = self.bottleneck(deformed[0])
         for up, fuse, refine, skip in zip(self.up, self.fuse, self.refine, deformed[1:]):
             x = F.interpolate(up(x), scale_factor=2.0, mode="nearest")
             x = refine(fuse(torch.cat([x, skip], dim=1)))
-        return torch.sigmoid(self.out(x))
+        out = self.out(x)
+        alpha = torch.sigmoid(out[:, 3:])
+        return alpha * warped_source + (1 - alpha) * torch.sigmoid(out[:, :3])
 
 
 def deform(features: list[torch.Tensor], field: torch.Tensor, confidence: torch.Tensor) -> list[torch.Tensor]:

@@ -37,6 +37,9 @@ class DenseMotion(nn.Module):
         n1 = cfg.num_anchors + 1
         self.unet = UNet(4 * n1, cfg.block_expansion, cfg.num_blocks, cfg.max_features)
         self.weights = nn.Conv2d(self.unet.out_channels, n1, 3, padding=1)
+        with torch.no_grad():  # start near the identity motion: the background term dominates
+            self.weights.bias.zero_()
+            self.weights.bias[0] = 4.0
         # The intrinsic confidence head: one extra layer on the last feature map (section 3.2).
         self.confidence = nn.Conv2d(self.unet.out_channels, 1, 3, padding=1)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -131,6 +132,7 @@ class Trainer:
         self.batch_in_epoch = 0
         self.skipped_steps = 0
         self.writer = None
+        self.stop_signal: int | None = None  # SIGTERM seen: fit() ends after the current step and saves
 
     # ---- state -------------------------------------------------------------------------------
     def _initial_model(self) -> INTERnet:
@@ -203,6 +205,8 @@ class Trainer:
         self.model.train()
         if self.discriminator is not None:
             self.discriminator.requires_grad_(False)
+        # BatchNorm running stats change in the forward pass: kept to be put back if the step is skipped.
+        buffers = [b.detach().clone() for m in (self.model, self.discriminator) if m is not None for b in m.buffers()]
         with torch.autocast(self.device.type, enabled=self.amp):
             losses, out = self.g_step_module(batch)
         total = sum(losses.values())
@@ -211,6 +215,10 @@ class Trainer:
         if not distributed.all_true(math.isfinite(logs["total"]), self.dist):
             self.skipped_steps += 1
             self.opt_g.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                live = [b for m in (self.model, self.discriminator) if m is not None for b in m.buffers()]
+                for b, saved in zip(live, buffers):
+                    b.copy_(saved)
             logs["skipped"] = 1.0
             return logs
         self.opt_g.zero_grad(set_to_none=True)
@@ -242,6 +250,7 @@ class Trainer:
         sums: dict[str, float] = {}
         count = 0
         t0 = time.perf_counter()
+        previous = _catch_sigterm(self)
         try:
             while self.step < self.total_steps and self.epoch < self.cfg.epochs:
                 for group in self.opt_g.param_groups + (self.opt_d.param_groups if self.opt_d else []):
@@ -263,7 +272,7 @@ class Trainer:
                         self._log_samples()
                     if self.step % self.cfg.checkpoint_every == 0:
                         self.save()
-                    if self.step >= self.total_steps:
+                    if self.step >= self.total_steps or self._stop_requested():
                         break
                 else:
                     self.epoch += 1
@@ -278,9 +287,15 @@ class Trainer:
             if len(set(self.checksums)) > 1:
                 raise RuntimeError(f"DDP ranks ended with different weights: checksums {self.checksums}")
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
             if self.writer is not None:
                 self.writer.close()
         return self.spec.run / "weights.safetensors"
+
+    def _stop_requested(self) -> bool:
+        """True on every rank once any rank got SIGTERM (the checkpoint below is then written by all)."""
+        return not distributed.all_true(self.stop_signal is None, self.dist)
 
     def _log(self, means: dict[str, float]) -> None:
         if not self.dist.is_main:
@@ -305,6 +320,20 @@ class Trainer:
 
         (self.spec.run / "samples").mkdir(exist_ok=True)
         Image.fromarray(grid).save(self.spec.run / "samples" / f"step-{self.step:08d}.png")
+
+
+def _catch_sigterm(trainer: Trainer):
+    """SIGTERM (cluster pre-emption, ``kill``) only sets ``trainer.stop_signal``: the step in flight
+    finishes, ``fit`` saves a checkpoint and the weights and returns. Returns the previous handler
+    (None when not on the main thread, where signals cannot be caught)."""
+
+    def handler(signum, frame):
+        trainer.stop_signal = signum
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
 
 
 def _tensorboard(run: Path):

@@ -1,0 +1,54 @@
+"""Regenerate the bundled examples from the synthetic generator (held-out seeds).
+
+    python examples/make_examples.py
+
+source.png: the first frame of one synthetic dancer; driving.mp4: another dancer, 3 s at 30 fps,
+512x512, with a generated audio track (a simple beat) so the audio path is exercised.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from internet_cli.data.synth import render_video
+from internet_cli.video.writer import VideoWriter
+
+HERE = Path(__file__).resolve().parent
+SOURCE_SEED, DRIVING_SEED = 90001, 90002  # never used for training data (seeds < 90000 are)
+
+
+def beat(path: Path, seconds: float, rate: int = 44100) -> Path:
+    """A short AAC track: a 220 Hz tone pulsing twice a second."""
+    t = np.arange(int(seconds * rate)) / rate
+    x = (0.25 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("aac", rate=rate, layout="mono")
+        for i in range(0, len(x), 1024):
+            f = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[None, i : i + 1024]), format="fltp", layout="mono")
+            f.sample_rate, f.pts, f.time_base = rate, i, Fraction(1, rate)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    return path
+
+
+def main() -> None:
+    Image.fromarray(render_video(SOURCE_SEED, frames=1, size=512).frames[0]).save(HERE / "source.png")
+    video = render_video(DRIVING_SEED, frames=90, size=512)
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = beat(Path(tmp) / "beat.m4a", seconds=3.0)
+        with VideoWriter(HERE / "driving.mp4", fps=30, size=512, crf=23, audio_from=audio, overwrite=True) as w:
+            for frame in video.frames:
+                w.write(frame)
+    print(f"wrote {HERE / 'source.png'} and {HERE / 'driving.mp4'}")
+
+
+if __name__ == "__main__":
+    main()
