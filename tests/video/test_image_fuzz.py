@@ -94,8 +94,7 @@ def fuzz_file(tmp_path_factory) -> Path:
 
 @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
 @settings(max_examples=int(os.environ.get("INTERNET_FUZZ_EXAMPLES", "200")), deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=inputs)
 def test_load_image_returns_rgb_or_input_error(fuzz_file, data):
     fuzz_file.write_bytes(data)
