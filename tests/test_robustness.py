@@ -21,6 +21,7 @@ from PIL import Image
 from internet_cli.errors import InputError, OutputError, WeightsError
 from internet_cli.runtime.pipeline import AnimateOptions, prepare, run
 from internet_cli.video.image import load_image, to_square
+from internet_cli.video.reader import probe_video
 from tests.media import make_image, make_video
 from tests.runtime.test_batch import EchoAnimator
 
@@ -81,6 +82,23 @@ def test_truncated_driving_video_gives_the_frames_before_the_damage(tmp_path):
     assert 5 < result.frames < 30
     assert len(_frame_times(out)) == result.frames
     assert any("cut.mp4" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv", ".webm", ".avi"])
+def test_zero_frame_video_is_refused(tmp_path, ext):
+    """A real container with a video stream and no frame (PyAV writes no file at all for that,
+    so tests/cli/test_animate.py's zero_frames case actually exercises a missing file)."""
+    from tests.media import ffmpeg_exe
+
+    p = tmp_path / f"empty{ext}"
+    subprocess.run([ffmpeg_exe(), "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=25",
+                    "-frames:v", "0", str(p)], check=True, capture_output=True)
+    assert p.exists() and p.stat().st_size > 0
+    with pytest.raises(InputError) as info:
+        probe_video(p)
+    msg = str(info.value)
+    assert msg.startswith(str(p)) and "\n" not in msg
+    assert any(s in msg for s in ("no video stream", "no decodable video frames", "not a readable video file"))
 
 
 # ---- output folder problems (real file systems) ------------------------------------------------
