@@ -54,6 +54,7 @@ def evaluate(
     temporal consistency. Baselines: copy source (and the real video as reference). LPIPS, FID and
     Act-Recog-L1 need pretrained networks that are not available offline: reported as null.
     """
+    from rich import box
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.table import Table
@@ -106,17 +107,26 @@ def evaluate(
     for w in caught:
         warn(escape(str(w.message)))
 
-    table = Table(title=f"self-imitation on {escape(str(data))}/{split}: {len(report['videos'])} video(s), "
+    table = Table(box=box.SIMPLE_HEAD, title=f"self-imitation on {escape(str(data))}/{split}: {len(report['videos'])} video(s), "
                         f"{report['overall'][methods[0].key]['frames']} frames (frame-weighted means)")
-    table.caption = f"* {INTERP_NAME} (the paper used Super SloMo), against the real frame t"
-    for i, h in enumerate(table_header()):
-        table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
-    for row in table_rows(report, report["overall"]):
+    table.caption = (f"* {INTERP_NAME} (the paper used Super SloMo), against the real frame t; "
+                     "Warp: warping error under the real video's flow")
+    rows = table_rows(report, report["overall"])
+    for i, h in enumerate(table_header(narrow=True)):
+        if i == 0:  # the method label folds when the terminal is narrow; numbers are never cut
+            table.add_column(h, overflow="fold", min_width=8)
+        else:
+            table.add_column(h, justify="right", no_wrap=True, min_width=max(len(r[i]) for r in rows))
+    for row in rows:
         table.add_row(*(escape(c) for c in row))
-    # The table is the result: stdout (progress and messages go to stderr).
+    # The table is the result: stdout (progress and messages go to stderr). Not a terminal: wide
+    # enough that nothing is folded.
     from rich.console import Console
 
-    Console(highlight=False).print(table)
+    stdout = Console(highlight=False)
+    if not stdout.is_terminal:
+        stdout = Console(highlight=False, width=160)
+    stdout.print(table)
     console.print("not computed (no pretrained backbones offline): " + ", ".join(report["unavailable"]) +
                   f"; MS-SSIM on {report['protocol']['ms_ssim_scales']} scale(s); {len(METRICS)} metrics in "
                   f"{report['seconds']:.1f} s", soft_wrap=True)

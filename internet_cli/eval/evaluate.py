@@ -406,8 +406,13 @@ SHORT_LABELS = {"l1": "L1", "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM"
 """Column titles; ``*``: Interp-PSNR (DIS midpoint), not the paper's Super SloMo (say so under tables)."""
 
 
-def table_header() -> list[str]:
-    return ["method", "frames"] + [SHORT_LABELS[k] + (" ↑" if METRIC_INFO[k]["better"] == "higher" else " ↓")
+TERMINAL_LABELS = {**SHORT_LABELS, "interp_psnr": "Interp*", "warp_error": "Warp"}
+"""Narrower column titles for an 80-column terminal."""
+
+
+def table_header(narrow: bool = False) -> list[str]:
+    labels = TERMINAL_LABELS if narrow else SHORT_LABELS
+    return ["method", "frames"] + [labels[k] + (" ↑" if METRIC_INFO[k]["better"] == "higher" else " ↓")
                                    for k in METRICS]
 
 

@@ -172,3 +172,41 @@ def test_cli_missing_data_is_a_user_error(tmp_path):
     r = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "missing"), "-w", str(w), "--device", "cpu"])
     assert isinstance(r.exception, InputError) and "dataset folder not found" in str(r.exception)
     assert not (tmp_path / "missing").exists()
+
+
+class _EchoAnimator:
+    """A stand-in animator that 'reconstructs' by returning the driving frames (records its calls)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.calls: list[tuple] = []
+
+    def encode_source(self, source):
+        self.calls.append(("encode", source.shape))
+        return "state"
+
+    def reference(self, state, first_frame, relative, adapt_scale):
+        self.calls.append(("reference", first_frame.shape, relative, adapt_scale))
+        return "ref"
+
+    def animate(self, state, frames, ref):
+        assert state == "state" and ref == "ref" and frames.shape[1:] == (self.size, self.size, 3)
+        self.calls.append(("animate", len(frames)))
+        return frames.copy()
+
+
+@pytest.mark.parametrize("model_size", [SIZE, 48, 96])
+def test_model_method_resizes_to_its_own_size_and_back(synth_dir, model_size):
+    from internet_cli.eval.evaluate import ModelMethod
+
+    animator = _EchoAnimator(model_size)
+    method = ModelMethod("model", "echo", animator)
+    report = evaluate(synth_dir, [method], SIZE, EvalOptions(batch_size=4, max_frames=5))
+    assert animator.calls[:2] == [("encode", (model_size, model_size, 3)),
+                                  ("reference", (model_size, model_size, 3), True, False)]
+    assert [c[1] for c in animator.calls[2:]] == [4, 1]  # streamed in batches
+    r = report["overall"]["model"]
+    if model_size == SIZE:
+        assert r["psnr"] == M.PSNR_CAP and r["l1"] == 0.0
+    else:  # a resize round trip: close to the real frames, not identical
+        assert 25.0 < r["psnr"] < M.PSNR_CAP and r["ssim"] > 0.8
