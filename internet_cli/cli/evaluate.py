@@ -65,6 +65,13 @@ def evaluate(
     from internet_cli.eval.metrics import INTERP_NAME
     from internet_cli.runtime.animator import TorchAnimator
 
+    from internet_cli.errors import OutputError
+
+    for path in (out, markdown):  # before hours of work, not after
+        if path is not None and not path.parent.is_dir():
+            raise OutputError(f"output folder does not exist: {path.parent}")
+        if path is not None and path.is_dir():
+            raise OutputError(f"{path} is a folder, not a file")
     torch_device = select_device(device)
     threads = configure_torch_threads()
     primary = load_weights_or_default(weights)

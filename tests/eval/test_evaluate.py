@@ -172,6 +172,12 @@ def test_cli_missing_data_is_a_user_error(tmp_path):
     r = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "missing"), "-w", str(w), "--device", "cpu"])
     assert isinstance(r.exception, InputError) and "dataset folder not found" in str(r.exception)
     assert not (tmp_path / "missing").exists()
+    # an output that cannot be written is refused before any work
+    from internet_cli.errors import OutputError
+
+    r = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "missing"), "-w", str(w),
+                                 "--out", str(tmp_path / "nope" / "r.json")])
+    assert isinstance(r.exception, OutputError) and "output folder does not exist" in str(r.exception)
 
 
 class _EchoAnimator:
