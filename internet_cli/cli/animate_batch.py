@@ -28,7 +28,7 @@ def animate_batch(
     """Run a jobs file. ``single``: the SOURCE/DRIVING/-o values, which must not be given here."""
     from rich.table import Table
 
-    from internet_cli.runtime.batch import parse_shard, read_jobs, run_batch, shard
+    from internet_cli.runtime.batch import LazyAnimator, parse_shard, read_jobs, run_batch, shard
 
     given = [name for name, value in single.items() if value is not None]
     if jobs is None:
@@ -55,15 +55,21 @@ def animate_batch(
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
-    torch_device = select_device(device)
-    loaded = load_weights_or_default(weights)
-    threads = configure_torch_threads()
-    animator = TorchAnimator(loaded, torch_device)
-    weights_id = str(Path(weights).resolve()) if weights is not None else "default"
-    fingerprint = {"weights": weights_id, "model": loaded.config.name}
+    weights_path = Path(weights).resolve() if weights is not None else None
+    weights_id = [str(weights_path), weights_path.stat().st_size, weights_path.stat().st_mtime_ns] \
+        if weights_path is not None and weights_path.is_file() else str(weights_path or "default")
+    fingerprint = {"weights": weights_id}  # retrained weights at the same path: outputs are remade
     part = f" (shard {index}/{count}: {len(mine)} of {len(all_jobs)} rows)" if count > 1 else ""
-    console.print(f"batch: {len(mine)} pairs{part}; backend: torch on {torch_device} ({threads} threads); "
-                  f"model {loaded.config.name}")
+    console.print(f"batch: {len(mine)} pairs{part}", soft_wrap=True)
+
+    def make_animator():  # only when some pair is left to make
+        torch_device = select_device(device)
+        loaded = load_weights_or_default(weights)
+        threads = configure_torch_threads()
+        animator = TorchAnimator(loaded, torch_device)
+        console.print(f"backend: torch on {torch_device} ({threads} threads); model {loaded.config.name}")
+        return animator
+
     done = [0]
 
     def on_result(r) -> None:
@@ -78,7 +84,7 @@ def animate_batch(
             console.print(f"done {head}: {r.job.output.name} ({r.frames} frames, {r.seconds:.1f} s)",
                           soft_wrap=True)
 
-    result = run_batch(mine, animator, opts, fingerprint=fingerprint, force=opts.overwrite, on_result=on_result)
+    result = run_batch(mine, LazyAnimator(make_animator), opts, fingerprint=fingerprint, force=opts.overwrite, on_result=on_result)
 
     table = Table(title="internet animate --jobs: summary", title_justify="left")
     for name, kw in (("row", {"justify": "right"}), ("source", {}), ("driving", {}), ("output", {}),

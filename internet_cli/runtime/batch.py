@@ -225,6 +225,32 @@ def _remove_marker(output: Path) -> None:
 
 
 # ---- running --------------------------------------------------------------------------------
+class BatchAborted(InternetError):
+    """A problem that concerns every pair (the model cannot be loaded): the batch stops."""
+
+
+class LazyAnimator:
+    """Builds the real animator (``factory()``) on first use: a batch with nothing left to do loads no model."""
+
+    def __init__(self, factory: Callable[[], object]):
+        self._factory = factory
+        self._animator = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._animator is not None
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._animator is None:
+            try:
+                self._animator = self._factory()
+            except Exception as exc:  # noqa: BLE001 - every pair would fail the same way
+                raise BatchAborted(_one_line(exc)) from exc
+        return getattr(self._animator, name)
+
+
 class _SharedSource:
     """The animator, with ``encode_source`` computed once per source image object and then reused."""
 
@@ -265,7 +291,6 @@ def run_batch(
     fingerprint.setdefault("options", _options_fingerprint(opts))
     run_opts = dataclasses.replace(opts, overwrite=True)  # what to keep was decided here
     shared = _SharedSource(animator)
-    size = animator.size
     batch = BatchResult()
     t0 = time.perf_counter()
 
@@ -289,7 +314,7 @@ def run_batch(
                     raise InputError(source_error)
                 if image is None:
                     try:
-                        image = to_square(load_image(job.source), size)
+                        image = to_square(load_image(job.source), shared.size)
                     except InternetError as exc:
                         source_error = str(exc)
                         raise
@@ -299,7 +324,7 @@ def run_batch(
                 prepared = Job(image, probe_video(job.driving), out)
                 result = run(prepared, shared, run_opts, on_frames=on_frames)
                 write_marker(job, fingerprint, result.frames)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, BatchAborted):
                 raise
             except Exception as exc:  # noqa: BLE001 - one failing pair must not stop the batch
                 report(PairResult(job, "failed", _one_line(exc), seconds=time.perf_counter() - t))

@@ -258,3 +258,25 @@ def test_cli_batch_refuses_mixed_or_bad_options(tmp_path, args, match):
     assert code == 2, text
     assert match in text, text
     assert not (tmp_path / "o").exists()
+
+
+def test_nothing_left_loads_no_model_and_a_bad_model_stops_the_batch(tmp_path, media):
+    from internet_cli.errors import WeightsError
+    from internet_cli.runtime.batch import BatchAborted, LazyAnimator
+
+    csv_path = write_csv(media / "jobs.csv", ["anna.png,walk.mp4,", "ben.jpg,walk.mp4,"])
+    jobs = read_jobs(csv_path, tmp_path / "out")
+    opts = AnimateOptions(audio=False)
+    run_batch(jobs, EchoAnimator(), opts)
+    lazy = LazyAnimator(EchoAnimator)
+    assert run_batch(jobs, lazy, opts).count("skipped") == 2 and not lazy.loaded
+
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise WeightsError("weights file is truncated or corrupt: w.safetensors")
+
+    with pytest.raises(BatchAborted, match="truncated or corrupt"):
+        run_batch(jobs, LazyAnimator(broken), opts, force=True)
+    assert calls == [1]  # tried once, not once per pair
