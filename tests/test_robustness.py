@@ -153,15 +153,6 @@ def test_pickle_posing_as_weights_is_refused_never_executed(tmp_path, kind):
 
 
 # ---- end to end through the CLI ---------------------------------------------------------------
-def _torch_backend() -> list[str]:
-    """``--backend torch`` where the CLI has that option (this test is about files and paths)."""
-    import inspect
-
-    from internet_cli.cli.animate import animate
-
-    return ["--backend", "torch"] if "backend" in inspect.signature(animate).parameters else []
-
-
 def test_cli_non_ascii_spaces_odd_sizes_and_variable_frame_rate(tmp_path, tiny512_weights):
     """One run: paths with spaces and non-ASCII letters, odd-sized photo and video, VFR timing kept."""
     from tests.cli.test_animate import run_cli
@@ -172,7 +163,8 @@ def test_cli_non_ascii_spaces_odd_sizes_and_variable_frame_rate(tmp_path, tiny51
     times = [0.0, 0.04, 0.1, 0.25]
     drv = make_video(folder / "dança vfr.mp4", frames=len(times), size=(63, 47), times=times)
     out = folder / "saída final.mp4"
-    r = run_cli("animate", str(src), str(drv), "-o", str(out), "-w", str(tiny512_weights), *_torch_backend())
+    r = run_cli("animate", str(src), str(drv), "-o", str(out), "-w", str(tiny512_weights),
+                "--backend", "torch")
     assert r.returncode == 0, r.stderr
     got = _frame_times(out)
     assert [round(t, 3) for t in got] == times  # output timing follows the input's

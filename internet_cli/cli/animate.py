@@ -49,7 +49,7 @@ def animate(
         from internet_cli.cli.animate_batch import animate_batch
 
         return animate_batch(jobs, out_dir, shard, {"SOURCE": source, "DRIVING": driving, "-o": output}, weights,
-                             device, opts)
+                             device, opts, backend=backend)
     if source is None or driving is None or output is None:
         raise typer.BadParameter("give SOURCE DRIVING -o OUT.mp4 (or --jobs jobs.csv --out-dir DIR for a batch)")
     from internet_cli.runtime.backends import check_choice, describe, open_animator, resolve_model

@@ -24,6 +24,7 @@ def animate_batch(
     weights: Path | None,
     device: str,
     opts,
+    backend: str = "torch",
 ) -> None:
     """Run a jobs file. ``single``: the SOURCE/DRIVING/-o values, which must not be given here."""
     from rich.table import Table
@@ -44,10 +45,12 @@ def animate_batch(
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
 
-    from internet_cli.cli.common import load_weights_or_default
-    from internet_cli.devices import configure_torch_threads, select_device
+    from internet_cli.cli.common import warn
+    from internet_cli.devices import configure_torch_threads
     from internet_cli.errors import OutputError
-    from internet_cli.runtime.animator import TorchAnimator
+    from internet_cli.runtime.backends import check_choice, describe, open_animator, resolve_model
+
+    check_choice(backend, device)
 
     all_jobs = read_jobs(jobs, out_dir)
     mine = shard(all_jobs, index, count)
@@ -56,18 +59,18 @@ def animate_batch(
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
     weights_path = Path(weights).resolve() if weights is not None else None
-    weights_id = [str(weights_path), weights_path.stat().st_size, weights_path.stat().st_mtime_ns] \
-        if weights_path is not None and weights_path.is_file() else str(weights_path or "default")
+    stamp = weights_path / "export.json" if weights_path is not None and weights_path.is_dir() else weights_path
+    weights_id = [str(weights_path), stamp.stat().st_size, stamp.stat().st_mtime_ns] \
+        if stamp is not None and stamp.is_file() else str(weights_path or "default")
     fingerprint = {"weights": weights_id}  # retrained weights at the same path: outputs are remade
     part = f" (shard {index}/{count}: {len(mine)} of {len(all_jobs)} rows)" if count > 1 else ""
     console.print(f"batch: {len(mine)} pairs{part}", soft_wrap=True)
 
     def make_animator():  # only when some pair is left to make
-        torch_device = select_device(device)
-        loaded = load_weights_or_default(weights)
+        model = resolve_model(weights, warn=warn)
         threads = configure_torch_threads()
-        animator = TorchAnimator(loaded, torch_device)
-        console.print(f"backend: torch on {torch_device} ({threads} threads); model {loaded.config.name}")
+        animator = open_animator(model, backend, device, log=console.print)
+        console.print(f"backend: {describe(animator)} ({threads} threads); model {model.config.name}")
         return animator
 
     done = [0]

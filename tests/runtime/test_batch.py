@@ -219,7 +219,7 @@ def test_cli_batch_end_to_end(tmp_path, tiny512_weights):
     write_csv(d / "jobs.csv", ["Zoë photo.png,tänz 1.mp4,", "Zoë photo.png,broken.mp4,"])
     out = tmp_path / "résultats 1"
     w = str(tiny512_weights)
-    r = run_cli("animate", "--jobs", str(d / "jobs.csv"), "--out-dir", str(out), "-w", w)
+    r = run_cli("animate", "--jobs", str(d / "jobs.csv"), "--out-dir", str(out), "-w", w, "--backend", "torch")
     assert r.returncode == 1, r.stderr
     assert "Traceback" not in r.stderr
     failed = [line for line in r.stderr.splitlines() if line.startswith("failed")]
@@ -228,7 +228,8 @@ def test_cli_batch_end_to_end(tmp_path, tiny512_weights):
     made = out / "Zoë photo__tänz 1.mp4"
     assert frame_count(made) == 2
     # Rerun only the good row as shard 0/2: it is already complete, exit 0.
-    r = run_cli("animate", "--jobs", str(d / "jobs.csv"), "--out-dir", str(out), "-w", w, "--shard", "0/2")
+    r = run_cli("animate", "--jobs", str(d / "jobs.csv"), "--out-dir", str(out), "-w", w, "--shard", "0/2",
+                "--backend", "torch")
     assert r.returncode == 0, r.stderr
     assert "0 done, 1 skipped" in " ".join(r.stderr.split())
 
@@ -240,7 +241,8 @@ def cli(*args: str):
     from internet_cli.cli.app import app
 
     r = CliRunner().invoke(app, list(args))
-    return r.exit_code, " ".join((r.output + (getattr(r, "stderr", "") or "")).replace("│", " ").split())
+    text = r.output + (getattr(r, "stderr", "") or "") + (str(r.exception) if r.exception else "")
+    return r.exit_code, " ".join(text.replace("│", " ").split())
 
 
 @pytest.mark.parametrize("args, match", [
@@ -250,12 +252,13 @@ def cli(*args: str):
     (["--jobs", "J"], "needs --out-dir"),
     (["--out-dir", "O"], "add --jobs"),
     (["a.png"], "-o OUT.mp4"),
+    (["--jobs", "J", "--out-dir", "O", "--backend", "nope"], "unknown backend"),
 ])
 def test_cli_batch_refuses_mixed_or_bad_options(tmp_path, args, match):
     (tmp_path / "jobs.csv").write_text("source,driving\na.png,b.mp4\n")
     args = [{"J": str(tmp_path / "jobs.csv"), "O": str(tmp_path / "o")}.get(a, a) for a in args]
     code, text = cli("animate", *args)
-    assert code == 2, text
+    assert code == (1 if "nope" in args else 2), text
     assert match in text, text
     assert not (tmp_path / "o").exists()
 
