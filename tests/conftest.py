@@ -45,3 +45,13 @@ def real_video() -> Path:
     if not path.exists():
         pytest.skip("opencv-doc sample videos are not installed (apt-get install opencv-doc)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny512_onnx(tiny512_weights, tmp_path_factory) -> Path:
+    """``tiny512_weights`` exported with ``internet export --onnx`` (once per session: ~1 min)."""
+    from internet_cli.export.onnx import export_onnx
+
+    folder = tmp_path_factory.mktemp("onnx") / "tiny512.onnx"
+    export_onnx(tiny512_weights, folder, log=lambda _msg: None)
+    return folder

@@ -46,6 +46,13 @@ GRAPHS = ("source_encoder", "detector", "frame")
 DEFAULT_OPSET = 18
 MIN_OPSET = 16  # GridSample
 FP32_TOLERANCE = 1e-4
+# Pixels next to the image border: the warps sample with zero padding, so there a rounding
+# difference of a few ulps in a sampling coordinate (~1e-7 in normalised units) is multiplied by
+# the jump from the image to the zero padding (up to 1 per pixel) and by 255.5 pixels per unit.
+# Measured on paper-512: 2.7e-6 inside, up to 1e-4 on the last row. The interior is held to
+# FP32_TOLERANCE, the whole frame (border included) to a quarter of one 8-bit step.
+BORDER = 4
+FP32_TOLERANCE_BORDER = 1e-3
 REFERENCE_INPUTS = ("ref_anchors", "ref_affines", "relative", "scale")
 
 
@@ -264,8 +271,12 @@ def session_for(path: Path, providers: list | None = None):
                                 providers=providers or ["CPUExecutionProvider"])
 
 
+def _abs_err(a: np.ndarray, b: torch.Tensor) -> np.ndarray:
+    return np.abs(a.astype(np.float64) - b.detach().double().numpy())
+
+
 def _max_err(a: np.ndarray, b: torch.Tensor) -> float:
-    return float(np.abs(a.astype(np.float64) - b.detach().double().numpy()).max())
+    return float(_abs_err(a, b).max())
 
 
 def parity_check(model, folder: Path, frames: int = 3, seed: int = 1) -> dict[str, float]:
@@ -273,7 +284,9 @@ def parity_check(model, folder: Path, frames: int = 3, seed: int = 1) -> dict[st
 
     The frame graph runs a batch of ``frames`` (not the traced batch size) and a batch of 1, in
     relative mode with an adapted scale, so dynamic batch and the reference path are exercised.
-    Source features are compared relative to their magnitude (they are not bounded).
+    Source features are compared relative to their magnitude (they are not bounded). The frame
+    graph reports ``frame`` (every pixel) and ``frame_interior`` (``BORDER`` pixels in from the
+    edges; see ``FP32_TOLERANCE_BORDER`` for why the border differs).
     """
     source, driving, state, ref = _example_inputs(model, batch=frames, seed=seed)
     errors: dict[str, float] = {}
@@ -288,15 +301,24 @@ def parity_check(model, folder: Path, frames: int = 3, seed: int = 1) -> dict[st
     errors["detector"] = max(_max_err(got[0], kp), _max_err(got[1], jac))
     sess = session_for(folder / "frame.onnx")
     names = frame_input_names(model.config)
-    err = 0.0
+    err, interior = 0.0, 0.0
     for batch in (driving, driving[:1]):
         args = _frame_args(batch, state, ref)
         with torch.no_grad():
             want = model.animate(state, batch, ref)
         got = sess.run(None, {n: a.numpy() for n, a in zip(names, args)})[0]
-        err = max(err, _max_err(got, want))
+        diff = _abs_err(got, want)
+        err = max(err, float(diff.max()))
+        interior = max(interior, float(diff[..., BORDER:-BORDER, BORDER:-BORDER].max()))
     errors["frame"] = err
+    errors["frame_interior"] = interior
     return errors
+
+
+def parity_failures(errors: dict[str, float]) -> dict[str, float]:
+    """The float32 parity errors over their tolerance (empty when the export is good)."""
+    return {k: v for k, v in errors.items()
+            if not v <= (FP32_TOLERANCE_BORDER if k == "frame" else FP32_TOLERANCE)}
 
 
 # --- the export ----------------------------------------------------------------------------------
@@ -368,11 +390,11 @@ def export_onnx(weights_path: Path, out_dir: Path, *, fp16: bool = False, opset:
         log("parity vs PyTorch (max abs error): "
             + ", ".join(f"{k} {v:.2e}" for k, v in parity.items()) + (" (fp16)" if fp16 else ""))
         if not fp16:
-            bad = {k: v for k, v in parity.items() if not v <= FP32_TOLERANCE}
+            bad = parity_failures(parity)
             if bad:
                 raise BackendError("ONNX export failed its parity check: max abs error "
                                    + ", ".join(f"{k} {v:.2e}" for k, v in bad.items())
-                                   + f" > {FP32_TOLERANCE:g}")
+                                   + f" (tolerance {FP32_TOLERANCE:g}, {FP32_TOLERANCE_BORDER:g} at the border)")
         info = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -385,7 +407,8 @@ def export_onnx(weights_path: Path, out_dir: Path, *, fp16: bool = False, opset:
             "exporters": exporters,
             "graphs": {g: f"{g}.onnx" for g in GRAPHS},
             "parity_max_abs_error": parity,
-            "parity_tolerance_fp32": FP32_TOLERANCE,
+            "parity_tolerance_fp32": {"default": FP32_TOLERANCE, "frame": FP32_TOLERANCE_BORDER,
+                                      "frame_interior_border_px": BORDER},
             "export_seconds": round(export_seconds, 1),
             "torch": torch.__version__,
             "onnx": onnx.__version__,

@@ -1,0 +1,108 @@
+"""ONNX export: graphs, metadata, dynamic batch and parity with PyTorch (tiny-512 preset)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import onnx
+import pytest
+import torch
+
+from internet_cli.checkpoint import load_weights
+from internet_cli.config import ModelConfig
+from internet_cli.export.onnx import (
+    FORMAT,
+    FP32_TOLERANCE,
+    FP32_TOLERANCE_BORDER,
+    GRAPHS,
+    _graph_model,
+    frame_input_names,
+    parity_check,
+    parity_failures,
+    session_for,
+    sha256_file,
+)
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("INTERNET_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "internet_cli", *args], capture_output=True, text=True, timeout=300,
+                          env=full_env)
+
+
+def test_export_writes_three_graphs_with_parity(tiny512_onnx, tiny512_weights):
+    info = json.loads((tiny512_onnx / "export.json").read_text())
+    assert sorted(p.name for p in tiny512_onnx.iterdir()) == ["detector.onnx", "export.json", "frame.onnx",
+                                                               "source_encoder.onnx"]
+    assert info["weights_sha256"] == sha256_file(tiny512_weights)
+    assert info["fp16"] is False and info["opset"] >= 16 and info["trained"] is False
+    errors = info["parity_max_abs_error"]
+    assert set(errors) == {*GRAPHS, "frame_interior"}
+    assert not parity_failures(errors) and max(errors.values()) <= FP32_TOLERANCE_BORDER, errors
+    assert max(errors["source_encoder"], errors["detector"], errors["frame_interior"]) <= FP32_TOLERANCE, errors
+    weights = load_weights(tiny512_weights)
+    assert ModelConfig.from_dict(info["config"]) == weights.config
+    for graph in GRAPHS:
+        proto = onnx.load(str(tiny512_onnx / f"{graph}.onnx"))
+        onnx.checker.check_model(proto)
+        meta = {p.key: p.value for p in proto.metadata_props}
+        assert meta["format"] == FORMAT and meta["graph"] == graph and meta["trained"] == "false"
+        assert meta["weights_sha256"] == info["weights_sha256"]
+        assert ModelConfig.from_dict(json.loads(meta["config"])) == weights.config
+
+
+def test_frame_graph_has_a_dynamic_batch_and_matches_torch(tiny512_onnx, tiny512_weights):
+    model = load_weights(tiny512_weights).build()
+    sess = session_for(tiny512_onnx / "frame.onnx")
+    inputs = {i.name: i.shape for i in sess.get_inputs()}
+    assert list(inputs) == frame_input_names(model.config)
+    assert isinstance(inputs["driving"][0], str)  # symbolic batch
+    assert isinstance(session_for(tiny512_onnx / "detector.onnx").get_inputs()[0].shape[0], str)
+    # Batch sizes the export never traced (3 and 1), another seed.
+    errors = parity_check(model, tiny512_onnx, frames=3, seed=7)
+    assert not parity_failures(errors), errors
+
+
+def test_fp16_graph_model_keeps_stage_one_in_float32(tiny512_weights):
+    model = load_weights(tiny512_weights).build()
+    half = _graph_model(model, fp16=True)
+    assert next(half.detector.parameters()).dtype == torch.float32
+    assert next(half.dense_motion.parameters()).dtype == torch.float32
+    assert next(half.encoder.parameters()).dtype == torch.float16
+    assert next(half.decoder.parameters()).dtype == torch.float16
+    assert next(model.encoder.parameters()).dtype == torch.float32  # the original is untouched
+    x = torch.rand(1, 3, 512, 512)
+    with torch.no_grad():
+        a = model.encode_source(x)
+        b = half.encode_source(x)
+    assert all(t.dtype == torch.float32 for t in b.features)
+    assert torch.equal(a.anchors, b.anchors)  # Stage I: bit-identical
+    err = max(float((fa - fb).abs().max() / fa.abs().max().clamp(min=1)) for fa, fb in zip(a.features, b.features))
+    assert err < 1e-2
+
+
+def test_cli_export_needs_a_format_and_tensorrt_fails_with_one_line(tmp_path, tiny512_weights):
+    r = run_cli("export", "-w", str(tiny512_weights), "-o", str(tmp_path / "x"))
+    assert r.returncode == 2 and "--onnx" in r.stderr
+    pytest.importorskip("onnxruntime")
+    try:
+        import tensorrt  # noqa: F401
+        pytest.skip("TensorRT is installed here")
+    except ImportError:
+        pass
+    r = run_cli("export", "--tensorrt", "-w", str(tiny512_weights), "-o", str(tmp_path / "x"))
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        "internet: error: TensorRT is not installed: pip install 'internet-cli[tensorrt]' on a machine with an "
+        "NVIDIA GPU"]
+    assert "Traceback" not in r.stderr and not (tmp_path / "x").exists()
+
+
+def test_cli_export_rejects_an_old_opset(tmp_path, tiny512_weights):
+    r = run_cli("export", "--onnx", "--opset", "13", "-w", str(tiny512_weights), "-o", str(tmp_path / "x"))
+    assert r.returncode == 2 and not (tmp_path / "x").exists()
+
