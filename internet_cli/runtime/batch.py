@@ -142,6 +142,8 @@ def read_jobs(csv_path: str | os.PathLike, out_dir: str | os.PathLike) -> list[P
         driving = _resolve(cells["driving"], base)
         out = cells.get("output") or default_output_name(source, driving)
         output = _resolve(out, out_base)
+        if output in (source, driving):
+            raise InputError(f"{path}: row {number} would write its output over its own input {output}")
         if output in seen:
             raise InputError(f"{path}: rows {seen[output]} and {number} both write {output}; "
                              "give them different 'output' names")

@@ -85,6 +85,7 @@ def test_read_jobs_resolves_paths_and_default_names(tmp_path, media):
     ("source,driving\na.png,\n", "row 1 has no driving"),
     ("source,driving\na.png,b.mp4\nx/a.png,b.mp4\n", "rows 1 and 2 both write"),
     ("source,driving,output\na.png,b.mp4,o.mp4\nc.png,d.mp4,o.mp4\n", "rows 1 and 2 both write"),
+    ("source,driving,output\na.png,b.mp4,../b.mp4\n", "row 1 would write its output over its own input"),
 ])
 def test_read_jobs_refuses_bad_files(tmp_path, text, match):
     p = tmp_path / "jobs.csv"
