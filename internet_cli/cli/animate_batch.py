@@ -6,6 +6,8 @@ builds the animator and prints progress, one line per failing pair and the summa
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from pathlib import Path
 
 import typer
@@ -87,7 +89,9 @@ def animate_batch(
             console.print(f"done {head}: {r.job.output.name} ({r.frames} frames, {r.seconds:.1f} s)",
                           soft_wrap=True)
 
-    result = run_batch(mine, LazyAnimator(make_animator), opts, fingerprint=fingerprint, force=opts.overwrite, on_result=on_result)
+    with _sigterm_as_interrupt():  # pre-emption: like Ctrl-C, the pair in flight leaves no temporary file
+        result = run_batch(mine, LazyAnimator(make_animator), opts, fingerprint=fingerprint, force=opts.overwrite,
+                           on_result=on_result)
 
     table = Table(title="internet animate --jobs: summary", title_justify="left")
     for name, kw in (("row", {"justify": "right"}), ("source", {}), ("driving", {}), ("output", {}),
@@ -107,3 +111,21 @@ def animate_batch(
                   f"{result.failed} failed; {result.sources_encoded} source(s) encoded; {result.seconds:.1f} s")
     if result.failed:
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt in the main thread (exit 130, outputs finished so far kept)."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

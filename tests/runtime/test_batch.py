@@ -284,3 +284,35 @@ def test_nothing_left_loads_no_model_and_a_bad_model_stops_the_batch(tmp_path, m
     with pytest.raises(BatchAborted, match="truncated or corrupt"):
         run_batch(jobs, LazyAnimator(broken), opts, force=True)
     assert calls == [1]  # tried once, not once per pair
+
+
+def test_cli_sigterm_stops_like_ctrl_c_and_leaves_no_partial_file(tmp_path, media, monkeypatch):
+    """Pre-emption of a batch task: finished outputs kept, no temporary file, exit 130; a rerun resumes."""
+    import signal
+    from types import SimpleNamespace
+
+    from internet_cli.runtime import backends
+
+    class Preempted(EchoAnimator):
+        frames = 0
+
+        def animate(self, state, frames, ref):
+            Preempted.frames += 1
+            if Preempted.frames == 4:  # row 2, second frame: mid-video
+                os.kill(os.getpid(), signal.SIGTERM)
+            return frames
+
+    monkeypatch.setattr(backends, "resolve_model", lambda w, warn=None: SimpleNamespace(config=SimpleNamespace(name="echo")))
+    monkeypatch.setattr(backends, "open_animator", lambda *a, **k: Preempted())
+    csv_path = write_csv(media / "jobs.csv", ["anna.png,walk.mp4,", "anna.png,jump.mp4,", "ben.jpg,walk.mp4,"])
+    out = tmp_path / "out"
+    args = ["animate", "--jobs", str(csv_path), "--out-dir", str(out), "--no-audio"]
+    before = signal.getsignal(signal.SIGTERM)
+    code, text = cli(*args)
+    assert signal.getsignal(signal.SIGTERM) is before  # handler restored
+    assert code == 130, text  # as Ctrl-C
+    assert sorted(p.name for p in out.iterdir()) == [".anna__walk.mp4.done", "anna__walk.mp4"]
+    monkeypatch.setattr(backends, "open_animator", lambda *a, **k: EchoAnimator())
+    code, text = cli(*args)
+    assert code == 0, text
+    assert "1 skipped" in text and "2 done" in text
