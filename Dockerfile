@@ -1,0 +1,35 @@
+# internet on an NVIDIA GPU: PyTorch (CUDA) + onnxruntime-gpu (CUDA and TensorRT providers).
+# NOT BUILT YET: docker cannot run where this project is developed. See README "Docker".
+#
+#   docker build -t internet .                                  # add --build-arg TENSORRT=1 for TensorRT
+#   docker run --gpus all -v "$PWD":/work -v internet-cache:/cache internet \
+#       animate /work/source.jpg /work/driving.mp4 -o /work/out.mp4 -w /work/weights.safetensors
+#
+# onnxruntime-gpu 1.31 needs CUDA 12 and cuDNN 9, which this base image provides.
+FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
+
+ARG TENSORRT=0
+ENV DEBIAN_FRONTEND=noninteractive \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONUNBUFFERED=1 \
+    INTERNET_CACHE_DIR=/cache \
+    PATH=/opt/venv/bin:$PATH
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 python3-venv python3-pip libgl1 libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv /opt/venv
+
+# torch with CUDA first (PyPI's default wheel would be chosen otherwise), then the package.
+RUN pip install "torch>=2.13,<2.15" --index-url https://download.pytorch.org/whl/cu126
+
+WORKDIR /opt/internet
+COPY pyproject.toml README.md ./
+COPY internet_cli ./internet_cli
+RUN if [ "$TENSORRT" = "1" ]; then pip install ".[tensorrt]"; else pip install .; fi
+
+# Exported ONNX graphs (and TensorRT engines) are cached here: mount a volume to keep them.
+VOLUME /cache
+WORKDIR /work
+ENTRYPOINT ["internet"]
+CMD ["--help"]
