@@ -11,6 +11,16 @@ OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 
 # Tests must not be slowed by oversubscription on the 2-core CI machine.
 os.environ.setdefault("INTERNET_THREADS", "2")
+# `animate --backend auto` (the default) exports each new weights file to ONNX once (about a minute):
+# the suite's CLI tests run PyTorch unless they ask for a backend (tests/runtime/test_onnx_backend.py).
+os.environ.setdefault("INTERNET_BACKEND", "torch")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Exports go to a temporary cache, never to the user's ~/.cache/internet."""
+    if "INTERNET_CACHE_DIR" not in os.environ:
+        os.environ["INTERNET_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")

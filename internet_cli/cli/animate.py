@@ -18,7 +18,8 @@ def animate(
     device: DeviceOption = "auto",
     backend: Annotated[str, typer.Option("--backend", help="auto (TensorRT, else onnxruntime on CUDA, else PyTorch "
                                          "on CUDA, else onnxruntime on CPU), torch, onnx or tensorrt. -w may be a "
-                                         "folder from `internet export --onnx`.")] = "auto",
+                                         "folder from `internet export --onnx`.",
+                                         envvar="INTERNET_BACKEND")] = "auto",
     relative: Annotated[bool, typer.Option("--relative/--absolute",
                                            help="Relative: apply the driving motion since its first frame to the "
                                                 "source pose (FOMM). Absolute: copy the driving pose.")] = True,

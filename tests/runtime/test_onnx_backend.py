@@ -90,7 +90,7 @@ def test_auto_picks_onnxruntime_on_cpu_and_uses_the_cache(tmp_path, tiny512_onnx
     src, drv = media
     out = tmp_path / "auto.mp4"
     r = run_cli("animate", str(src), str(drv), "-o", str(out), "-w", str(tiny512_weights), "--max-frames", "2",
-                env={"INTERNET_CACHE_DIR": str(cache)})
+                env={"INTERNET_CACHE_DIR": str(cache), "INTERNET_BACKEND": "auto"})  # the default outside tests
     assert r.returncode == 0, r.stderr
     assert "backend: onnx (onnxruntime CPU)" in r.stderr and "exporting" not in r.stderr
     assert decode(out).shape == (2, 512, 512, 3)
