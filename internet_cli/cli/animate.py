@@ -24,6 +24,10 @@ def animate(
                                            help="Relative: apply the driving motion since its first frame to the "
                                                 "source pose (FOMM). Absolute: copy the driving pose.")] = True,
     adapt_scale: Annotated[bool, typer.Option("--adapt-scale", help="Scale the driving motion to the source body size.")] = False,
+    crop: Annotated[str, typer.Option("--crop", help="auto: crop source and driving frames around the person "
+                                      "(pose tracking, docs/cropping.md); none: whole frames.")] = "auto",
+    find_best_frame: Annotated[bool, typer.Option("--find-best-frame", help="Start the relative motion from the "
+                                                  "driving frame whose pose is closest to the source's (--crop auto).")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Driving frames per model call.")] = 1,
     crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="H.264 quality (lower is better).")] = 18,
     start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in the driving video (s).")] = None,
@@ -46,6 +50,9 @@ def animate(
         raise typer.BadParameter(f"--end ({end}) must be after --start ({start})")
     opts = AnimateOptions(relative=relative, adapt_scale=adapt_scale, batch_size=batch_size, crf=crf, start=start,
                           end=end, max_frames=max_frames, overwrite=overwrite, side_by_side=side_by_side, audio=audio)
+    if crop not in ("auto", "none"):
+        raise typer.BadParameter(f"--crop must be auto or none, got {crop!r}")
+    opts.crop, opts.find_best_frame = crop, find_best_frame
     if jobs is not None or out_dir is not None or shard is not None:  # batch mode: internet_cli/runtime/batch.py
         from internet_cli.cli.animate_batch import animate_batch
 
@@ -58,6 +65,8 @@ def animate(
     check_choice(backend, device)
     model = resolve_model(weights, warn=warn)
     job = prepare(source, driving, output, model.config.image_size, opts)
+    if job.framing is not None and job.framing.note:
+        warn(job.framing.note)
     threads = configure_torch_threads()
     animator = open_animator(model, backend, device, log=console.print)
     console.print(f"backend: {describe(animator)} ({threads} threads); model {model.config.name}; "

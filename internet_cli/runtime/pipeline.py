@@ -35,6 +35,8 @@ class AnimateOptions:
     overwrite: bool = False
     side_by_side: bool = False
     audio: bool = True
+    crop: str = "none"  # "auto": crop around the person (internet_cli/runtime/framing.py); the CLI's default
+    find_best_frame: bool = False
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Job:
     source: np.ndarray  # (S, S, 3) uint8
     driving: VideoInfo
     output: Path
+    framing: object = None  # runtime.framing.Framing for --crop auto; None: whole frames
 
     def expected_frames(self, opts: AnimateOptions) -> int | None:
         """Best estimate of the output frame count, for the progress bar."""
@@ -73,9 +76,12 @@ class Job:
 def prepare(source: Path, driving: Path, output: Path, size: int, opts: AnimateOptions) -> Job:
     """Validate every input and the output path; raise one clear error before any work."""
     out = check_output_path(Path(output), opts.overwrite)
-    image = to_square(load_image(Path(source)), size)
+    from internet_cli.runtime.framing import frame_source
+
+    photo = load_image(Path(source))
     info = probe_video(Path(driving))
-    return Job(image, info, out)
+    image, framing = frame_source(photo, size, opts.crop, name=str(source))
+    return Job(image, info, out, framing)
 
 
 def _threaded(gen: Iterator, maxsize: int) -> Iterator:
@@ -116,9 +122,11 @@ def _threaded(gen: Iterator, maxsize: int) -> Iterator:
 def _batches(job: Job, size: int, opts: AnimateOptions) -> Iterator[tuple[np.ndarray, list[float]]]:
     """Decoded driving frames, framed like the source, in batches: ``((B, S, S, 3) uint8, times)``."""
     batch, times = [], []
-    for frame in iter_frames(job.driving.path, start=opts.start, end=opts.end, max_frames=opts.max_frames):
-        batch.append(to_square(frame.image, size))
-        times.append(frame.time)
+    from internet_cli.runtime.framing import frame_driving  # whole frames, or the person tracker
+
+    for image, frame_time in frame_driving(job, size, opts):
+        batch.append(image)
+        times.append(frame_time)
         if len(batch) == opts.batch_size:
             yield np.stack(batch), times
             batch, times = [], []
@@ -173,7 +181,9 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
     t_start = time.perf_counter()
     model_time = 0.0
     state = animator.encode_source(job.source)
-    ref = None
+    from internet_cli.runtime.framing import best_frame_reference, driving_reference
+
+    ref = best_frame_reference(job, animator, state, opts)  # --find-best-frame; else None
     frames = 0
     with VideoWriter(
         job.output,
@@ -189,7 +199,7 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
         try:
             for driving, times in _threaded(_batches(job, size, opts), maxsize=2):
                 if ref is None:
-                    ref = animator.reference(state, driving[0], opts.relative, opts.adapt_scale)
+                    ref = driving_reference(job, animator, state, driving[0], opts)
                 t = time.perf_counter()
                 outputs = animator.animate(state, driving, ref)
                 model_time += time.perf_counter() - t

@@ -1,0 +1,452 @@
+"""Person-centred square crops (``--crop auto``): find the person with MediaPipe Pose, frame them.
+
+The rule (docs/cropping.md):
+
+1. **Pose.** MediaPipe's legacy pose model (``model_complexity=1``, the only one that runs
+   offline) gives 33 landmarks with a visibility in [0, 1]. Photos use its static mode, videos
+   its tracking mode. Frames are shrunk to at most :data:`POSE_MAX_SIDE` pixels for the
+   detector only; landmarks are returned in the original pixel coordinates.
+2. **Body box.** Landmarks weigh in by visibility: each one is pulled towards the visibility-
+   weighted centre by ``w = clip((v - 0.2) / 0.4, 0, 1)`` (full weight from 0.6, none under
+   0.2), so a limb whose visibility flickers moves the box smoothly instead of snapping it.
+   The box of those points is extended up by :data:`HEAD_UP` head heights (the top landmarks
+   are the eyes and ears, not the top of the head), made square on its longer side and padded by
+   :data:`PAD` of that side on every side (room for the hair and the soles).
+3. **Crop.** The square may leave the frame: what lies outside repeats the frame's edge pixels,
+   as :func:`internet_cli.video.image.to_square` does; then it is resized to the model size
+   with the same interpolation rule.
+4. **Video.** Crop centre and side are smoothed with a one-euro filter (little lag when the
+   person moves fast, strong smoothing when they stand still) and every frame-to-frame change is
+   bounded (:data:`MAX_SHIFT` of the side for the centre, :data:`MAX_ZOOM` for the side). A frame
+   without a person keeps the last crop. Frames before the first detection take the first
+   detection's crop (up to :data:`LOOKAHEAD` frames are held back for that).
+
+``import mediapipe`` takes about a second: it happens only when a :class:`PoseEstimator` is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+NUM_LANDMARKS = 33
+NOSE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 0, 7, 8, 11, 12, 23, 24
+
+POSE_MAX_SIDE = 640
+"""Frames are shrunk to this longer side for the pose model only (it works at 256 inside)."""
+
+MIN_VISIBLE = 4
+"""Fewer landmarks with visibility >= 0.5 than this: no person."""
+
+HEAD_UP = 0.5
+"""The box top is raised by this many head heights above the highest landmark."""
+
+PAD = 0.15
+"""Padding on every side, as a fraction of the square's side before padding."""
+
+MIN_SIDE_FRACTION = 0.1
+"""The crop is never smaller than this fraction of the frame's longer side."""
+
+MAX_SHIFT = 0.04
+"""Largest move of the crop centre from one frame to the next, as a fraction of the side."""
+
+MAX_ZOOM = 0.03
+"""Largest relative change of the crop side from one frame to the next."""
+
+LOOKAHEAD = 90
+"""Frames held back while waiting for the first detection in a video."""
+
+_mp_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------- pose estimation
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send fd 2 to /dev/null for the duration (MediaPipe's C++ logging bypasses Python)."""
+    try:
+        sys.stderr.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+        finally:
+            os.close(devnull)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _import_mediapipe():
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _quiet_stderr():
+        try:
+            import absl.logging  # noqa: PLC0415 - a mediapipe dependency
+
+            absl.logging.set_verbosity(absl.logging.ERROR)
+        except ImportError:
+            pass
+        try:
+            import mediapipe as mp  # noqa: PLC0415 - ~1 s, only here
+        except ImportError as exc:
+            from internet_cli.errors import InputError
+
+            raise InputError(f"--crop auto needs mediapipe 0.10.21 ({exc}); install it or use --crop none") from None
+    return mp
+
+
+class PoseEstimator:
+    """MediaPipe Pose (complexity 1): ``estimator(rgb)`` -> ``(33, 3)`` float32 ``(x, y, visibility)``.
+
+    ``x, y`` in pixels of the given image; None when no person is found. ``video=True`` uses the
+    tracking mode (frames must come in order); otherwise every image is detected afresh.
+    """
+
+    def __init__(self, video: bool = False):
+        mp = _import_mediapipe()
+        with _mp_lock, _quiet_stderr():
+            self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
+                                                smooth_landmarks=video, enable_segmentation=False,
+                                                min_detection_confidence=0.5, min_tracking_confidence=0.5)
+        self._warm = False
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
+        import cv2
+
+        img = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+        h, w = img.shape[:2]
+        f = POSE_MAX_SIDE / max(h, w)
+        if f < 1.0:
+            img = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        if self._warm:
+            result = self._pose.process(img)
+        else:  # the first call prints the TF Lite / feedback-manager lines
+            with _quiet_stderr():
+                result = self._pose.process(img)
+            self._warm = True
+        if result.pose_landmarks is None:
+            return None
+        lm = np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark], np.float32)
+        return lm
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._pose.close()
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- boxes
+
+
+@dataclass(frozen=True)
+class Box:
+    """A square crop: centre ``(cx, cy)`` and ``side``, in pixels of the full frame."""
+
+    cx: float
+    cy: float
+    side: float
+
+    @property
+    def x0(self) -> float:
+        return self.cx - self.side / 2
+
+    @property
+    def y0(self) -> float:
+        return self.cy - self.side / 2
+
+    def to_crop(self, points: np.ndarray, size: int) -> np.ndarray:
+        """Frame pixel coordinates ``(..., 2+)`` -> pixels of the ``size`` crop (extra columns kept)."""
+        out = np.array(points, np.float32, copy=True)
+        f = size / self.side
+        out[..., 0] = (out[..., 0] - self.x0) * f
+        out[..., 1] = (out[..., 1] - self.y0) * f
+        return out
+
+
+def whole_frame_box(shape: tuple[int, ...]) -> Box:
+    """The box ``to_square`` uses: the whole frame, padded to a square."""
+    h, w = shape[:2]
+    side = max(h, w)
+    # to_square pads (side - w) // 2 on the left and (side - h) // 2 on top: its square starts there.
+    return Box(side / 2 - (side - w) // 2, side / 2 - (side - h) // 2, float(side))
+
+
+def _weights(vis: np.ndarray) -> np.ndarray:
+    return np.clip((vis - 0.2) / 0.4, 0.0, 1.0)
+
+
+def head_size(lm: np.ndarray) -> float | None:
+    """Head height in pixels from the landmarks (nose to shoulder line, else ear distance)."""
+    vis = lm[:, 2]
+    if min(vis[NOSE], vis[L_SHOULDER], vis[R_SHOULDER]) >= 0.5:
+        mid = (lm[L_SHOULDER, :2] + lm[R_SHOULDER, :2]) / 2
+        d = float(np.linalg.norm(lm[NOSE, :2] - mid))
+        if d > 1e-3:
+            return d
+    if min(vis[L_EAR], vis[R_EAR]) >= 0.5:
+        d = float(np.linalg.norm(lm[L_EAR, :2] - lm[R_EAR, :2]))
+        if d > 1e-3:
+            return 1.6 * d
+    return None
+
+
+def person_box(lm: np.ndarray | None, shape: tuple[int, ...]) -> Box | None:
+    """The square crop around the person of landmarks ``lm`` (``(33, 3)`` pixels) in a frame of ``shape``."""
+    if lm is None or int((lm[:, 2] >= 0.5).sum()) < MIN_VISIBLE:
+        return None
+    w = _weights(lm[:, 2])
+    pts = lm[:, :2].astype(np.float64)
+    centre = (pts * w[:, None]).sum(0) / w.sum()
+    pulled = centre + w[:, None] * (pts - centre)
+    x0, y0 = pulled.min(0)
+    x1, y1 = pulled.max(0)
+    head = head_size(lm)
+    if head is None:
+        head = 0.12 * max(y1 - y0, x1 - x0)
+    y0 -= HEAD_UP * head
+    side = max(x1 - x0, y1 - y0, head) * (1 + 2 * PAD)
+    side = max(side, MIN_SIDE_FRACTION * max(shape[:2]), 8.0)
+    return Box(float((x0 + x1) / 2), float((y0 + y1) / 2), float(side))
+
+
+def crop_square(img: np.ndarray, box: Box, size: int) -> np.ndarray:
+    """Cut ``box`` out of ``img`` (edge pixels repeated outside the frame) and resize to ``size``."""
+    import cv2
+
+    h, w = img.shape[:2]
+    side = max(1, int(round(box.side)))
+    x0 = int(round(box.cx - side / 2))
+    y0 = int(round(box.cy - side / 2))
+    # Keep at least one frame pixel inside the crop.
+    x0 = min(max(x0, 1 - side), w - 1)
+    y0 = min(max(y0, 1 - side), h - 1)
+    x1, y1 = x0 + side, y0 + side
+    part = img[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)]
+    pads = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))
+    if any(pads):
+        part = cv2.copyMakeBorder(np.ascontiguousarray(part), *pads, cv2.BORDER_REPLICATE)
+    if side != size:
+        interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+        part = cv2.resize(np.ascontiguousarray(part), (size, size), interpolation=interp)
+    return np.ascontiguousarray(np.clip(part, 0, 255).astype(np.uint8, copy=False))
+
+
+# --------------------------------------------------------------------------- smoothing
+
+
+class _OneEuro:
+    """One-euro filter (Casiez et al. 2012) on one value; the speed term is relative to ``scale``."""
+
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0):
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.x: float | None = None
+        self.dx = 0.0
+
+    @staticmethod
+    def _alpha(cutoff: float, dt: float) -> float:
+        tau = 1.0 / (2 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, value: float, dt: float, scale: float) -> float:
+        if self.x is None:
+            self.x = value
+            return value
+        dx = (value - self.x) / dt
+        a_d = self._alpha(self.d_cutoff, dt)
+        self.dx = a_d * dx + (1 - a_d) * self.dx
+        cutoff = self.min_cutoff + self.beta * abs(self.dx) / max(scale, 1e-6)
+        a = self._alpha(cutoff, dt)
+        self.x = a * value + (1 - a) * self.x
+        return self.x
+
+
+class BoxSmoother:
+    """Smooth a sequence of boxes: one-euro filter on centre and side, bounded per-frame change.
+
+    ``update(box)`` takes the raw box of the next frame (None: no person, the last box stays).
+    """
+
+    def __init__(self, fps: float = 25.0, min_cutoff: float = 0.3, beta: float = 2.0,
+                 max_shift: float = MAX_SHIFT, max_zoom: float = MAX_ZOOM):
+        self.dt = 1.0 / fps if fps and fps > 0 else 1.0 / 25.0
+        self.max_shift, self.max_zoom = max_shift, max_zoom
+        self._f = [_OneEuro(min_cutoff, beta) for _ in range(3)]
+        self.box: Box | None = None
+
+    def reset(self, box: Box) -> None:
+        self.box = box
+        for f, v in zip(self._f, (box.cx, box.cy, box.side)):
+            f.x, f.dx = v, 0.0
+
+    def update(self, raw: Box | None) -> Box | None:
+        if raw is None:
+            return self.box
+        if self.box is None:
+            self.reset(raw)
+            return self.box
+        prev = self.box
+        scale = prev.side
+        cx = self._f[0](raw.cx, self.dt, scale)
+        cy = self._f[1](raw.cy, self.dt, scale)
+        side = self._f[2](raw.side, self.dt, scale)
+        step = self.max_shift * prev.side
+        cx = prev.cx + float(np.clip(cx - prev.cx, -step, step))
+        cy = prev.cy + float(np.clip(cy - prev.cy, -step, step))
+        side = float(np.clip(side, prev.side * (1 - self.max_zoom), prev.side * (1 + self.max_zoom)))
+        # The filters continue from the bounded values, so a clamp does not build up a backlog.
+        self._f[0].x, self._f[1].x, self._f[2].x = cx, cy, side
+        self.box = Box(cx, cy, side)
+        return self.box
+
+
+# --------------------------------------------------------------------------- photos and videos
+
+
+@dataclass
+class Framed:
+    """One framed image: the ``size`` crop, the box it came from and the landmarks in crop pixels."""
+
+    image: np.ndarray
+    box: Box
+    landmarks: np.ndarray | None  # (33, 3): x, y in crop pixels, visibility; None: no person
+    found: bool  # a person was detected in this frame
+
+
+def frame_photo(img: np.ndarray, size: int, estimator: PoseEstimator | None = None) -> Framed:
+    """Crop a photo around its person (static detection); whole frame when there is none."""
+    own = estimator is None
+    est = PoseEstimator(video=False) if own else estimator
+    try:
+        lm = est(img)
+    finally:
+        if own:
+            est.close()
+    box = person_box(lm, img.shape)
+    if box is None:
+        from internet_cli.video.image import to_square
+
+        return Framed(to_square(img, size), whole_frame_box(img.shape), None, False)
+    return Framed(crop_square(img, box, size), box, box.to_crop(lm, size), True)
+
+
+def track(frames: Iterable, size: int, fps: float = 25.0, lookahead: int = LOOKAHEAD,
+          estimator: PoseEstimator | None = None) -> Iterator[tuple[object, Framed]]:
+    """Frame every image of ``frames`` around the tracked person: yields ``(item, Framed)``.
+
+    ``frames`` yields numpy images or objects with an ``.image`` (a reader ``Frame``); the item is
+    passed through. Frames before the first detection wait (at most ``lookahead`` of them) for
+    it and take its crop; after that, or when no person is ever found, they take the whole frame.
+    """
+    own = estimator is None
+    est = PoseEstimator(video=True) if own else estimator
+    smoother = BoxSmoother(fps)
+    pending: list[tuple[object, np.ndarray]] = []
+    try:
+        for item in frames:
+            img = item.image if hasattr(item, "image") else item
+            lm = est(img)
+            raw = person_box(lm, img.shape)
+            if smoother.box is None:
+                if raw is None:
+                    pending.append((item, img))
+                    if len(pending) > lookahead:
+                        smoother.reset(whole_frame_box(img.shape))
+                    else:
+                        continue
+                else:
+                    smoother.reset(raw)
+                for p_item, p_img in pending:
+                    yield p_item, Framed(crop_square(p_img, smoother.box, size), smoother.box, None, False)
+                pending.clear()
+                if raw is None:
+                    continue
+                box = smoother.box
+            else:
+                box = smoother.update(raw)
+            landmarks = box.to_crop(lm, size) if raw is not None else None
+            yield item, Framed(crop_square(img, box, size), box, landmarks, raw is not None)
+        if pending:  # never a person: the whole frame
+            for p_item, p_img in pending:
+                box = whole_frame_box(p_img.shape)
+                yield p_item, Framed(crop_square(p_img, box, size), box, None, False)
+    finally:
+        if own:
+            est.close()
+
+
+# --------------------------------------------------------------------------- pose comparisons
+
+
+def body_size(lm: np.ndarray | None, min_vis: float = 0.5) -> float | None:
+    """Mean of shoulder width and hip distance (those visible), in the landmarks' pixels."""
+    if lm is None:
+        return None
+    sizes = []
+    for a, b in ((L_SHOULDER, R_SHOULDER), (L_HIP, R_HIP)):
+        if min(lm[a, 2], lm[b, 2]) >= min_vis:
+            d = float(np.linalg.norm(lm[a, :2] - lm[b, :2]))
+            if d > 1e-3:
+                sizes.append(d)
+    return float(np.mean(sizes)) if sizes else None
+
+
+def pose_scale(source: np.ndarray | None, driving: np.ndarray | None) -> float | None:
+    """``--adapt-scale`` from poses: source body size / driving body size over the same parts."""
+    if source is None or driving is None:
+        return None
+    ratios = []
+    for a, b in ((L_SHOULDER, R_SHOULDER), (L_HIP, R_HIP)):
+        if min(source[a, 2], source[b, 2], driving[a, 2], driving[b, 2]) >= 0.5:
+            ds = float(np.linalg.norm(source[a, :2] - source[b, :2]))
+            dd = float(np.linalg.norm(driving[a, :2] - driving[b, :2]))
+            if ds > 1e-3 and dd > 1e-3:
+                ratios.append(ds / dd)
+    if not ratios:
+        return None
+    return float(np.clip(np.mean(ratios), 0.25, 4.0))
+
+
+def normalise_pose(lm: np.ndarray) -> np.ndarray:
+    """Landmarks centred on their visibility-weighted mean and divided by their RMS spread."""
+    w = _weights(lm[:, 2])
+    if w.sum() < 1e-6:
+        w = np.ones_like(w)
+    pts = lm[:, :2].astype(np.float64)
+    c = (pts * w[:, None]).sum(0) / w.sum()
+    d = pts - c
+    s = math.sqrt(float((w * (d ** 2).sum(1)).sum() / w.sum())) or 1.0
+    return d / s
+
+
+def pose_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Mean distance between two normalised poses over landmarks visible in both (inf: none)."""
+    if a is None or b is None:
+        return math.inf
+    both = (a[:, 2] >= 0.5) & (b[:, 2] >= 0.5)
+    if int(both.sum()) < MIN_VISIBLE:
+        return math.inf
+    na = normalise_pose(np.where(both[:, None], a, 0 * a))
+    nb = normalise_pose(np.where(both[:, None], b, 0 * b))
+    return float(np.linalg.norm(na[both] - nb[both], axis=1).mean())

@@ -1,0 +1,235 @@
+"""Person crops (``--crop auto``): detection on a real photo, smooth tracking on real-photo videos."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mediapipe")
+
+from internet_cli.runtime.crop import (MAX_SHIFT, MAX_ZOOM, Box, crop_square, frame_photo, person_box,  # noqa: E402
+                                       pose_distance, pose_scale, track, whole_frame_box)
+from internet_cli.video.image import to_square  # noqa: E402
+
+H, W = 432, 768
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return pytest.importorskip("skimage.data").astronaut()
+
+
+def person_video(astronaut, frames: int = 36, gap: tuple[int, int] | None = None):
+    """Frames of a real photo moving across (and zooming in) a wider canvas, with the nose's true place.
+
+    ``gap``: frames ``[a, b)`` show the empty background only (the person left).
+    """
+    import cv2
+
+    yy, xx = np.mgrid[0:H, 0:W]
+    background = np.stack([60 + 40 * xx / W, 80 + 30 * yy / H, 110 + 0 * xx], -1).astype(np.uint8)
+    out = []
+    for i in range(frames):
+        s = int(round(260 + 50 * i / (frames - 1)))
+        x = int(round(30 + (W - s - 60) * i / (frames - 1)))
+        y = int(round(60 + 25 * np.sin(i / 6)))
+        img = background.copy()
+        if gap is None or not gap[0] <= i < gap[1]:
+            img[y:y + s, x:x + s] = cv2.resize(astronaut, (s, s), interpolation=cv2.INTER_AREA)
+        out.append((img, (x + 295 / 512 * s, y + 151 / 512 * s)))
+    return out
+
+
+def test_astronaut_photo_crop_holds_face_and_shoulders(astronaut):
+    framed = frame_photo(astronaut, 512)
+    assert framed.found and framed.image.shape == (512, 512, 3)
+    lm = framed.landmarks
+    for i in (0, 11, 12):  # nose, both shoulders: visible and inside the crop
+        assert lm[i, 2] > 0.5
+        assert 0 <= lm[i, 0] < 512 and 0 <= lm[i, 1] < 512, (i, lm[i])
+    assert framed.box.y0 <= 20  # room above the eyes for the top of the head (her hair starts at y~25)
+
+
+def test_no_person_gives_the_whole_frame():
+    grey = np.full((200, 300, 3), 128, np.uint8)
+    framed = frame_photo(grey, 64)
+    assert not framed.found and framed.landmarks is None
+    assert np.array_equal(framed.image, to_square(grey, 64))
+
+
+@pytest.mark.parametrize("shape", [(300, 400), (301, 400), (400, 301), (256, 256)])
+def test_whole_frame_box_is_to_square(shape):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    assert np.array_equal(crop_square(img, whole_frame_box(img.shape), 128), to_square(img, 128))
+
+
+def test_crop_outside_the_frame_repeats_edge_pixels():
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[:, :50] = 10
+    img[:, 50:] = 200
+    img[0, :] = 77  # top row
+    out = crop_square(img, Box(cx=100, cy=0, side=100), 100)  # centre on the top-right corner
+    assert out.shape == (100, 100, 3)
+    assert (out[:50, 50:] == 77).all()  # above the frame: the top row, repeated
+    assert (out[60:, 60:] == 200).all()  # right of the frame: the right column, repeated
+
+
+def test_box_needs_a_person():
+    assert person_box(None, (100, 100, 3)) is None
+    lm = np.zeros((33, 3), np.float32)
+    lm[:2] = (50, 50, 0.9)  # two visible points are not a person
+    assert person_box(lm, (100, 100, 3)) is None
+
+
+def _check_smooth(boxes):
+    b = np.array([(x.cx, x.cy, x.side) for x in boxes])
+    shift = np.abs(np.diff(b[:, :2], axis=0)).max(1) / b[:-1, 2]
+    zoom = np.abs(np.diff(b[:, 2])) / b[:-1, 2]
+    assert shift.max() <= MAX_SHIFT + 1e-6 and zoom.max() <= MAX_ZOOM + 1e-6, (shift.max(), zoom.max())
+    return b
+
+
+def test_track_follows_a_moving_person_smoothly(tmp_path, astronaut):
+    from internet_cli.video.reader import iter_frames
+    from internet_cli.video.writer import VideoWriter
+
+    frames = person_video(astronaut)
+    path = tmp_path / "walk.mp4"
+    with VideoWriter(path, fps=Fraction(25), size=(W, H), crf=12) as w:
+        for i, (img, _) in enumerate(frames):
+            w.write(img, i / 25)
+    out = list(track(iter_frames(path), 256, fps=25))
+    assert len(out) == len(frames)
+    found = [f.found for _, f in out]
+    assert sum(found) >= 0.9 * len(frames)
+    b = _check_smooth([f.box for _, f in out])
+    truth = np.array([t for _, t in frames])
+    assert np.corrcoef(b[:, 0], truth[:, 0])[0, 1] > 0.98  # the crop goes where the person goes
+    for (_, f), (x, y) in zip(out, truth):
+        inside = Box(f.box.cx, f.box.cy, f.box.side).to_crop(np.array([[x, y]]), 256)[0]
+        assert 0 <= inside[0] < 256 and 0 <= inside[1] < 256  # the true nose is in every crop
+        assert f.image.shape == (256, 256, 3)
+
+
+def test_track_keeps_the_last_crop_without_a_person(astronaut):
+    frames = person_video(astronaut, frames=24, gap=(10, 16))
+    out = list(track([img for img, _ in frames], 128, fps=25))
+    found = [f.found for _, f in out]
+    assert not any(found[10:16]) and all(found[:10])
+    boxes = [f.box for _, f in out]
+    assert all(b == boxes[9] for b in boxes[10:16])  # held while nobody is there
+    _check_smooth(boxes)
+
+
+def test_track_before_the_first_detection_and_never(astronaut):
+    frames = person_video(astronaut, frames=12, gap=(0, 4))
+    out = list(track([img for img, _ in frames], 128, fps=25))
+    assert [f.found for _, f in out][:4] == [False] * 4
+    assert all(f.box == out[4][1].box for _, f in out[:4])  # they wait for and take the first crop
+    grey = [np.full((90, 160, 3), 100, np.uint8)] * 5
+    out = list(track(grey, 64, fps=25, lookahead=2))
+    assert len(out) == 5 and all(f.box == whole_frame_box((90, 160)) for _, f in out)
+
+
+def test_real_video_track_is_bounded(real_video):
+    from internet_cli.video.reader import iter_frames
+
+    out = list(track(iter_frames(real_video, max_frames=30), 128, fps=10))
+    assert len(out) == 30
+    _check_smooth([f.box for _, f in out])
+
+
+def test_pose_scale_and_distance():
+    rng = np.random.default_rng(1)
+    lm = np.concatenate([rng.uniform(100, 300, (33, 2)), np.ones((33, 1))], 1).astype(np.float32)
+    half = lm.copy()
+    half[:, :2] = 50 + 0.5 * lm[:, :2]
+    assert pose_scale(lm, half) == pytest.approx(2.0, rel=1e-5)
+    assert pose_distance(lm, half) == pytest.approx(0.0, abs=1e-5)  # same pose, other place and size
+    other = lm.copy()
+    other[:, :2] = rng.uniform(100, 300, (33, 2))
+    assert pose_distance(lm, other) > 0.3
+    hidden = lm.copy()
+    hidden[:, 2] = 0
+    assert pose_scale(lm, hidden) is None and pose_distance(lm, hidden) == np.inf
+
+
+class RecordingAnimator:
+    """Stands in for the model: records the reference frame, returns the driving frames."""
+
+    backend = "record"
+    size = 128
+
+    def __init__(self):
+        self.refs = []
+
+    def encode_source(self, source):
+        return source
+
+    def reference(self, state, first, relative, adapt_scale):
+        ref = {"scale": np.array([1.0], np.float32), "frame": first.copy(), "adapt": adapt_scale}
+        self.refs.append(ref)
+        return ref
+
+    def animate(self, state, frames, ref):
+        self.last_ref = ref
+        return frames
+
+
+def test_animate_pipeline_crops_scales_and_finds_the_best_frame(tmp_path, astronaut):
+    from PIL import Image
+
+    from internet_cli.runtime.pipeline import AnimateOptions, prepare, run
+    from internet_cli.video.writer import VideoWriter
+
+    src = tmp_path / "src.png"
+    Image.fromarray(astronaut).save(src)
+    frames = person_video(astronaut, frames=16)
+    drv = tmp_path / "drv.mp4"
+    with VideoWriter(drv, fps=Fraction(25), size=(W, H), crf=12) as w:
+        for i, (img, _) in enumerate(frames):
+            w.write(img, i / 25)
+    opts = AnimateOptions(audio=False, crop="auto", adapt_scale=True, find_best_frame=True, batch_size=4)
+    job = prepare(src, drv, tmp_path / "out.mp4", 128, opts)
+    assert job.framing.active and job.framing.source_landmarks is not None and job.framing.note is None
+    anim = RecordingAnimator()
+    result = run(job, anim, opts)
+    assert result.frames == 16
+    assert job.framing.best_index is not None and np.isfinite(job.framing.best_distance)
+    assert job.framing.scale_from == "pose" and 0.25 <= job.framing.scale <= 4.0
+    assert len(anim.refs) == 1 and anim.refs[0]["adapt"] is False  # the scale comes from the poses
+    assert anim.last_ref["scale"][0] == pytest.approx(job.framing.scale)
+
+    opts = AnimateOptions(audio=False, crop="auto", adapt_scale=True, overwrite=True)
+    job = prepare(src, drv, tmp_path / "out.mp4", 128, opts)
+    anim = RecordingAnimator()
+    run(job, anim, opts)
+    assert job.framing.best_index is None and job.framing.first_landmarks is not None
+    assert job.framing.scale_from == "pose"
+
+
+def test_animate_source_without_a_person_falls_back_to_whole_frames(tmp_path, astronaut):
+    from PIL import Image
+
+    from internet_cli.runtime.pipeline import AnimateOptions, prepare, run
+
+    src = tmp_path / "grey.png"
+    Image.fromarray(np.full((120, 90, 3), 128, np.uint8)).save(src)
+    frames = person_video(astronaut, frames=3)
+    drv = tmp_path / "drv.mp4"
+    from internet_cli.video.writer import VideoWriter
+
+    with VideoWriter(drv, fps=Fraction(25), size=(W, H), crf=12) as w:
+        for i, (img, _) in enumerate(frames):
+            w.write(img, i / 25)
+    opts = AnimateOptions(audio=False, crop="auto", adapt_scale=True)
+    job = prepare(src, drv, tmp_path / "out.mp4", 128, opts)
+    assert not job.framing.active and "no person found" in job.framing.note
+    anim = RecordingAnimator()
+    run(job, anim, opts)
+    assert anim.refs[0]["adapt"] is True  # anchor hull ratio, as without cropping
+    whole = to_square(frames[0][0], 128).astype(int)
+    assert np.abs(anim.refs[0]["frame"].astype(int) - whole).mean() < 4  # the whole frame (after H.264)
