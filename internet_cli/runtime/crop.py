@@ -137,10 +137,12 @@ class PoseEstimator:
             img = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
         if self._warm:
             result = self._pose.process(img)
-        else:  # the first call prints the TF Lite / feedback-manager lines
+        else:
+            # The first call prints TF Lite / feedback-manager lines for the detector, the first call
+            # that finds a person prints them for the landmark model: both are kept off the terminal.
             with _quiet_stderr():
                 result = self._pose.process(img)
-            self._warm = True
+            self._warm = result.pose_landmarks is not None
         if result.pose_landmarks is None:
             return None
         lm = np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark], np.float32)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,7 @@ from internet_cli.runtime.crop import (MAX_SHIFT, MAX_ZOOM, Box, crop_square, fr
                                        pose_distance, pose_scale, track, whole_frame_box)
 from internet_cli.video.image import to_square  # noqa: E402
 
-H, W = 432, 768
+from tests.person_media import H, W, person_frames, write_video  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -21,25 +19,7 @@ def astronaut():
     return pytest.importorskip("skimage.data").astronaut()
 
 
-def person_video(astronaut, frames: int = 36, gap: tuple[int, int] | None = None):
-    """Frames of a real photo moving across (and zooming in) a wider canvas, with the nose's true place.
-
-    ``gap``: frames ``[a, b)`` show the empty background only (the person left).
-    """
-    import cv2
-
-    yy, xx = np.mgrid[0:H, 0:W]
-    background = np.stack([60 + 40 * xx / W, 80 + 30 * yy / H, 110 + 0 * xx], -1).astype(np.uint8)
-    out = []
-    for i in range(frames):
-        s = int(round(260 + 50 * i / (frames - 1)))
-        x = int(round(30 + (W - s - 60) * i / (frames - 1)))
-        y = int(round(60 + 25 * np.sin(i / 6)))
-        img = background.copy()
-        if gap is None or not gap[0] <= i < gap[1]:
-            img[y:y + s, x:x + s] = cv2.resize(astronaut, (s, s), interpolation=cv2.INTER_AREA)
-        out.append((img, (x + 295 / 512 * s, y + 151 / 512 * s)))
-    return out
+person_video = person_frames
 
 
 def test_astronaut_photo_crop_holds_face_and_shoulders(astronaut):
@@ -94,13 +74,9 @@ def _check_smooth(boxes):
 
 def test_track_follows_a_moving_person_smoothly(tmp_path, astronaut):
     from internet_cli.video.reader import iter_frames
-    from internet_cli.video.writer import VideoWriter
 
     frames = person_video(astronaut)
-    path = tmp_path / "walk.mp4"
-    with VideoWriter(path, fps=Fraction(25), size=(W, H), crf=12) as w:
-        for i, (img, _) in enumerate(frames):
-            w.write(img, i / 25)
+    path = write_video(tmp_path / "walk.mp4", frames)
     out = list(track(iter_frames(path), 256, fps=25))
     assert len(out) == len(frames)
     found = [f.found for _, f in out]
@@ -183,15 +159,11 @@ def test_animate_pipeline_crops_scales_and_finds_the_best_frame(tmp_path, astron
     from PIL import Image
 
     from internet_cli.runtime.pipeline import AnimateOptions, prepare, run
-    from internet_cli.video.writer import VideoWriter
 
     src = tmp_path / "src.png"
     Image.fromarray(astronaut).save(src)
     frames = person_video(astronaut, frames=16)
-    drv = tmp_path / "drv.mp4"
-    with VideoWriter(drv, fps=Fraction(25), size=(W, H), crf=12) as w:
-        for i, (img, _) in enumerate(frames):
-            w.write(img, i / 25)
+    drv = write_video(tmp_path / "drv.mp4", frames)
     opts = AnimateOptions(audio=False, crop="auto", adapt_scale=True, find_best_frame=True, batch_size=4)
     job = prepare(src, drv, tmp_path / "out.mp4", 128, opts)
     assert job.framing.active and job.framing.source_landmarks is not None and job.framing.note is None
@@ -219,12 +191,7 @@ def test_animate_source_without_a_person_falls_back_to_whole_frames(tmp_path, as
     src = tmp_path / "grey.png"
     Image.fromarray(np.full((120, 90, 3), 128, np.uint8)).save(src)
     frames = person_video(astronaut, frames=3)
-    drv = tmp_path / "drv.mp4"
-    from internet_cli.video.writer import VideoWriter
-
-    with VideoWriter(drv, fps=Fraction(25), size=(W, H), crf=12) as w:
-        for i, (img, _) in enumerate(frames):
-            w.write(img, i / 25)
+    drv = write_video(tmp_path / "drv.mp4", frames)
     opts = AnimateOptions(audio=False, crop="auto", adapt_scale=True)
     job = prepare(src, drv, tmp_path / "out.mp4", 128, opts)
     assert not job.framing.active and "no person found" in job.framing.note
