@@ -302,7 +302,7 @@ def run_batch(
             on_result(result)
 
     for group in group_by_source(jobs):
-        image = None
+        image = framing = None
         source_error: str | None = None
         for job in group:
             if not force and is_complete(job, fingerprint):
@@ -316,14 +316,14 @@ def run_batch(
                     raise InputError(source_error)
                 if image is None:
                     try:
-                        image = to_square(load_image(job.source), shared.size)
+                        image, framing = _frame_source(job.source, shared.size, opts)
                     except InternetError as exc:
                         source_error = str(exc)
                         raise
                 _remove_marker(job.output)
                 job.output.parent.mkdir(parents=True, exist_ok=True)
                 out = check_output_path(job.output, overwrite=True)
-                prepared = Job(image, probe_video(job.driving), out)
+                prepared = Job(image, probe_video(job.driving), out, _fresh(framing))
                 result = run(prepared, shared, run_opts, on_frames=on_frames)
                 write_marker(job, fingerprint, result.frames)
             except (KeyboardInterrupt, BatchAborted):
@@ -331,10 +331,29 @@ def run_batch(
             except Exception as exc:  # noqa: BLE001 - one failing pair must not stop the batch
                 report(PairResult(job, "failed", _one_line(exc), seconds=time.perf_counter() - t))
                 continue
-            report(PairResult(job, "done", "", result.frames, time.perf_counter() - t))
+            note = getattr(framing, "note", None) or ""
+            report(PairResult(job, "done", note, result.frames, time.perf_counter() - t))
     batch.sources_encoded = shared.encodes
     batch.seconds = time.perf_counter() - t0
     return batch
+
+
+def _frame_source(path: Path, size: int, opts: AnimateOptions):
+    """The source framed as ``animate`` frames it (``--crop``), once per source: ``(image, framing)``."""
+    photo = load_image(path)
+    crop = getattr(opts, "crop", "none")
+    if crop == "none":
+        return to_square(photo, size), None
+    from internet_cli.runtime.framing import frame_source
+
+    return frame_source(photo, size, crop, name=str(path))
+
+
+def _fresh(framing):
+    """A per-pair copy of the source's framing (runs write per-driving fields into it)."""
+    if framing is None:
+        return None
+    return type(framing)(active=framing.active, source_landmarks=framing.source_landmarks, note=framing.note)
 
 
 def _options_fingerprint(opts: AnimateOptions) -> dict:

@@ -220,7 +220,8 @@ def test_cli_batch_end_to_end(tmp_path, tiny512_weights):
     write_csv(d / "jobs.csv", ["Zoë photo.png,tänz 1.mp4,", "Zoë photo.png,broken.mp4,"])
     out = tmp_path / "résultats 1"
     w = str(tiny512_weights)
-    r = run_cli("animate", "--jobs", str(d / "jobs.csv"), "--out-dir", str(out), "-w", w, "--backend", "torch")
+    r = run_cli("animate", "--jobs", str(d / "jobs.csv"), "--out-dir", str(out), "-w", w, "--backend", "torch",
+                "--crop", "none")
     assert r.returncode == 1, r.stderr
     assert "Traceback" not in r.stderr
     failed = [line for line in r.stderr.splitlines() if line.startswith("failed")]
@@ -230,7 +231,7 @@ def test_cli_batch_end_to_end(tmp_path, tiny512_weights):
     assert frame_count(made) == 2
     # Rerun only the good row as shard 0/2: it is already complete, exit 0.
     r = run_cli("animate", "--jobs", str(d / "jobs.csv"), "--out-dir", str(out), "-w", w, "--shard", "0/2",
-                "--backend", "torch")
+                "--backend", "torch", "--crop", "none")
     assert r.returncode == 0, r.stderr
     assert "0 done, 1 skipped" in " ".join(r.stderr.split())
 
@@ -316,3 +317,13 @@ def test_cli_sigterm_stops_like_ctrl_c_and_leaves_no_partial_file(tmp_path, medi
     code, text = cli(*args)
     assert code == 0, text
     assert "1 skipped" in text and "2 done" in text
+
+
+def test_crop_auto_frames_each_source_once_and_reports_its_note(tmp_path, media):
+    """--crop auto (the CLI default): the source framing is computed once per source, each pair gets
+    its own copy; a photo without a person is framed whole, and the pair says so."""
+    csv_path = write_csv(media / "jobs.csv", ["anna.png,walk.mp4,", "anna.png,jump.mp4,"])
+    result = run_batch(read_jobs(csv_path, tmp_path / "out"), EchoAnimator(), AnimateOptions(audio=False, crop="auto"))
+    assert [r.status for r in result.results] == ["done", "done"], [r.message for r in result.results]
+    assert all("no person found" in r.message for r in result.results)
+    assert frame_count(tmp_path / "out" / "anna__jump.mp4") == 2
