@@ -47,6 +47,8 @@ def evaluate(
                                        "values of the temporal metrics).")] = True,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Frame cache folder. Default: DIR/.cache/frames.",
                                                    show_default=False)] = None,
+    pose: Annotated[bool, typer.Option("--pose", help="Also AKD and MKR from MediaPipe Pose landmarks "
+                                       "(docs/cropping.md).")] = False,
 ) -> None:
     """Self-imitation: reconstruct every test video from its first frame and score it.
 
@@ -97,7 +99,7 @@ def evaluate(
     if real:
         methods.append(RealFrames())
     opts = EvalOptions(split=split, max_frames=max_frames, max_videos=max_videos, batch_size=batch_size,
-                       cache_dir=cache_dir)
+                       cache_dir=cache_dir, pose=pose)
     console.print(f"evaluate {data}/{split} at {size}x{size}: torch on {torch_device} ({threads} threads); "
                   f"methods: {', '.join(m.label for m in methods)}", soft_wrap=True)
 
@@ -137,6 +139,11 @@ def evaluate(
     console.print("not computed (no pretrained backbones offline): " + ", ".join(report["unavailable"]) +
                   f"; MS-SSIM on {report['protocol']['ms_ssim_scales']} scale(s); {len(METRICS)} metrics in "
                   f"{report['seconds']:.1f} s", soft_wrap=True)
+    if pose:  # AKD / MKR (internet_cli/eval/pose.py)
+        for m in methods:
+            vals = report["overall"][m.key]
+            fmt = {k: ("n/a" if vals.get(k) is None else f"{vals[k]:.{n}f}") for k, n in (("akd", 2), ("mkr", 3))}
+            console.print(f"pose {escape(m.label)}: AKD {fmt['akd']} px, MKR {fmt['mkr']}", soft_wrap=True)
     if out is not None:
         _write_text(out, json.dumps(report, indent=2, allow_nan=False) + "\n")
         console.print(f"wrote {out}")

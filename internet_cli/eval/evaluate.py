@@ -77,6 +77,8 @@ class EvalOptions:
     include_real: bool = True
     cache_dir: Path | None = None
     """Frame cache folder (default: DIR/.cache/frames, shared with training)."""
+    pose: bool = False
+    """Also AKD and MKR from MediaPipe Pose landmarks (internet_cli/eval/pose.py)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,12 +266,19 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
     for m in methods:
         m.start(source)
     scores = {m.key: Scores() for m in methods}
+    pose = None
+    if opts.pose:  # AKD / MKR (internet_cli/eval/pose.py)
+        from internet_cli.eval.pose import PoseAccumulator
+
+        pose = PoseAccumulator()
     out_tail = {m.key: np.zeros((0, size, size, 3), np.uint8) for m in methods}
     real_tail = np.zeros((0, size, size, 3), np.uint8)
     bs = max(1, int(opts.batch_size))
     for start in range(0, count, bs):
         end = min(start + bs, count)
         reals = np.array(store.frames[start:end])
+        if pose is not None:
+            pose.real(reals)
         ext_reals = np.concatenate([real_tail, reals])
         e0 = start - len(real_tail)  # global index of ext_reals[0]
         pair_ts = list(range(max(start, 1), end))
@@ -284,6 +293,8 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
             if outs.shape != reals.shape or outs.dtype != np.uint8:
                 raise RuntimeError(f"{m.key}: produced {outs.dtype} {outs.shape}, expected uint8 {reals.shape}")
             sc = scores[m.key]
+            if pose is not None:
+                pose.method(m.key, outs)
             sc.add("l1", M.l1(outs, reals))
             sc.add("psnr", M.psnr(outs, reals))
             s_val, ms_val = M.ssim_and_ms_ssim(outs, reals)
@@ -309,8 +320,9 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
         "frames": count,
         "frames_in_video": total,
         "flow": flows.source,
-        "methods": {k: s.means() for k, s in scores.items()},
+        "methods": {k: s.means() | (pose.means(k) if pose is not None else {}) for k, s in scores.items()},
         "_scores": scores,
+        "_pose": pose,
     }
 
 
@@ -343,6 +355,7 @@ def evaluate(data: Path, methods: list[Method], size: int, opts: EvalOptions,
         entries = entries[: max(0, opts.max_videos)]
     t0 = time.perf_counter()
     overall = {m.key: Scores() for m in methods}
+    pose_total = None  # --pose: AKD / MKR totals
     videos = []
     for entry in entries:
         n = entry.num_frames if opts.max_frames is None else min(entry.num_frames, opts.max_frames)
@@ -350,6 +363,10 @@ def evaluate(data: Path, methods: list[Method], size: int, opts: EvalOptions,
         rec = evaluate_video(entry, methods, size, opts, cb)
         for k, s in rec.pop("_scores").items():
             overall[k].merge(s)
+        pose = rec.pop("_pose", None)
+        if pose is not None:
+            pose.close()
+            pose_total = pose if pose_total is None else (pose_total.merge(pose) or pose_total)
         videos.append(rec)
     seconds = time.perf_counter() - t0
     scales = M.ms_ssim_scales(size, size)
@@ -372,14 +389,21 @@ def evaluate(data: Path, methods: list[Method], size: int, opts: EvalOptions,
             "averaging": "per video: mean over the frames (pairs, triples) each metric is defined on; "
                          "overall: the same over all frames of all videos (frame-weighted)",
         },
-        "metrics": METRIC_INFO,
+        "metrics": METRIC_INFO | (_pose_info() if opts.pose else {}),
         "unavailable": UNAVAILABLE,
         "methods": [m.describe() | {"seconds": round(m.seconds, 3)} for m in methods],
-        "overall": {k: s.means() for k, s in overall.items()},
+        "overall": {k: s.means() | (pose_total.means(k) if pose_total is not None else {})
+                    for k, s in overall.items()},
         "videos": videos,
         "seconds": round(seconds, 3),
     }
     return _clean(report)
+
+
+def _pose_info() -> dict:
+    from internet_cli.eval.pose import POSE_METRIC_INFO
+
+    return POSE_METRIC_INFO
 
 
 # ---------------------------------------------------------------------------------------------

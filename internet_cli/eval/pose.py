@@ -108,13 +108,41 @@ def _evaluate(real_frames, out_frames, detector):
     return {k: _mean(v) for k, v in scores.items()}
 
 
-class PoseAccumulator:
-    """Pose scores over a streamed evaluation: real poses once per frame, then each method's outputs."""
+class PoseTotals:
+    """Frame-weighted sums and counts of the pose metrics per method key (mergeable across videos)."""
 
     def __init__(self):
-        self.detector = PoseDetector()
         self.sums: dict[str, dict[str, float]] = {}
         self.counts: dict[str, dict[str, int]] = {}
+
+    def add(self, key: str, scores: dict[str, np.ndarray]) -> None:
+        s = self.sums.setdefault(key, dict.fromkeys(POSE_METRICS, 0.0))
+        c = self.counts.setdefault(key, dict.fromkeys(POSE_METRICS, 0))
+        for k in POSE_METRICS:
+            v = np.asarray(scores[k], np.float64).ravel()
+            v = v[np.isfinite(v)]
+            s[k] += float(v.sum())
+            c[k] += int(v.size)
+
+    def merge(self, other: PoseTotals) -> None:
+        for key in other.sums:
+            s = self.sums.setdefault(key, dict.fromkeys(POSE_METRICS, 0.0))
+            c = self.counts.setdefault(key, dict.fromkeys(POSE_METRICS, 0))
+            for k in POSE_METRICS:
+                s[k] += other.sums[key][k]
+                c[k] += other.counts[key][k]
+
+    def means(self, key: str) -> dict[str, float | None]:
+        s, c = self.sums.get(key, {}), self.counts.get(key, {})
+        return {k: (s[k] / c[k] if c.get(k) else None) for k in POSE_METRICS}
+
+
+class PoseAccumulator(PoseTotals):
+    """Pose scores over a streamed evaluation: real poses once per batch, then each method's outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.detector = PoseDetector()
         self._real: list = []
 
     def real(self, frames: np.ndarray) -> None:
@@ -123,17 +151,8 @@ class PoseAccumulator:
 
     def method(self, key: str, outputs: np.ndarray) -> dict[str, np.ndarray]:
         scores = pose_scores(self._real, self.detector(outputs))
-        s = self.sums.setdefault(key, dict.fromkeys(POSE_METRICS, 0.0))
-        c = self.counts.setdefault(key, dict.fromkeys(POSE_METRICS, 0))
-        for k, v in scores.items():
-            v = v[np.isfinite(v)]
-            s[k] += float(v.sum())
-            c[k] += int(v.size)
+        self.add(key, scores)
         return scores
-
-    def means(self, key: str) -> dict[str, float | None]:
-        s, c = self.sums.get(key, {}), self.counts.get(key, {})
-        return {k: (s[k] / c[k] if c.get(k) else None) for k in POSE_METRICS}
 
     def close(self) -> None:
         self.detector.close()

@@ -65,3 +65,19 @@ def test_accumulator(clip):
         assert acc.means("empty") == {"akd": None, "mkr": 1.0}
     finally:
         acc.close()
+
+
+def test_evaluate_pose_hook(tmp_path):
+    from internet_cli.eval.evaluate import CopySource, EvalOptions, RealFrames, evaluate
+    from tests.person_media import person_frames, write_video
+
+    photo = pytest.importorskip("skimage.data").astronaut()
+    (tmp_path / "test").mkdir()
+    write_video(tmp_path / "test" / "walk.mp4", person_frames(photo, frames=6, size=(256, 256)))
+    report = evaluate(tmp_path, [CopySource(), RealFrames()], 128, EvalOptions(pose=True, batch_size=4))
+    real, copy = report["overall"]["real"], report["overall"]["copy-source"]
+    assert real["akd"] == 0.0 and real["mkr"] == 0.0
+    assert copy["akd"] > 1.0  # the person moved away from where the source shows them
+    assert "akd" in report["metrics"] and "mkr" in report["videos"][0]["methods"]["real"]
+    plain = evaluate(tmp_path, [RealFrames()], 128, EvalOptions())
+    assert "akd" not in plain["overall"]["real"]
