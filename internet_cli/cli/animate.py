@@ -83,6 +83,10 @@ def animate(
             progress.update(task, fps=f"{done / elapsed:.2f}" if elapsed > 0 else "-")
 
         result = run(job, animator, opts, on_frames=advance)
+    if job.framing is not None and job.framing.active:  # --crop auto: what the pose pass decided
+        from internet_cli.runtime.framing import describe_framing
+
+        console.print(describe_framing(job.framing, opts))
     per = max(result.frames, 1)
     console.print(f"wrote {result.output} ({result.frames} frames, {result.size[0]}x{result.size[1]}, "
                   f"{float(result.fps):.3g} fps{', audio' if result.audio else ''}) in {result.seconds:.1f} s: "

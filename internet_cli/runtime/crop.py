@@ -17,7 +17,9 @@ The rule (docs/cropping.md):
    with the same interpolation rule.
 4. **Video.** Crop centre and side are smoothed with a one-euro filter (little lag when the
    person moves fast, strong smoothing when they stand still) and every frame-to-frame change is
-   bounded (:data:`MAX_SHIFT` of the side for the centre, :data:`MAX_ZOOM` for the side). A frame
+   bounded (:data:`MAX_SHIFT` of the side for the centre, :data:`MAX_ZOOM` for the side; a person
+   moving faster than that is kept within :data:`KEEP` of the side from the crop centre, moving up
+   to :data:`MAX_CATCHUP` of the side per frame). A frame
    without a person keeps the last crop. Frames before the first detection take the first
    detection's crop (up to :data:`LOOKAHEAD` frames are held back for that).
 
@@ -59,6 +61,13 @@ MAX_SHIFT = 0.04
 
 MAX_ZOOM = 0.03
 """Largest relative change of the crop side from one frame to the next."""
+
+KEEP = 0.2
+"""Catch-up: when the detected centre lies more than this fraction of the side away from the crop
+centre (a fast move), the crop moves faster than :data:`MAX_SHIFT` to keep it that close..."""
+
+MAX_CATCHUP = 0.12
+"""... but never more than this fraction of the side in one frame (the hard bound)."""
 
 LOOKAHEAD = 90
 """Frames held back while waiting for the first detection in a video."""
@@ -297,6 +306,16 @@ class BoxSmoother:
         self._f = [_OneEuro(min_cutoff, beta) for _ in range(3)]
         self.box: Box | None = None
 
+    def _follow(self, prev: float, filtered: float, raw: float, side: float) -> float:
+        """One coordinate of the centre: the filtered move, bounded, with the catch-up rule."""
+        step = self.max_shift * side
+        new = prev + float(np.clip(filtered - prev, -step, step))
+        excess = abs(raw - new) - KEEP * side
+        if excess > 0:
+            room = max(0.0, MAX_CATCHUP * side - abs(new - prev))
+            new += math.copysign(min(excess, room), raw - new)
+        return new
+
     def reset(self, box: Box) -> None:
         self.box = box
         for f, v in zip(self._f, (box.cx, box.cy, box.side)):
@@ -313,10 +332,11 @@ class BoxSmoother:
         cx = self._f[0](raw.cx, self.dt, scale)
         cy = self._f[1](raw.cy, self.dt, scale)
         side = self._f[2](raw.side, self.dt, scale)
-        step = self.max_shift * prev.side
-        cx = prev.cx + float(np.clip(cx - prev.cx, -step, step))
-        cy = prev.cy + float(np.clip(cy - prev.cy, -step, step))
+        cx = self._follow(prev.cx, cx, raw.cx, prev.side)
+        cy = self._follow(prev.cy, cy, raw.cy, prev.side)
         side = float(np.clip(side, prev.side * (1 - self.max_zoom), prev.side * (1 + self.max_zoom)))
+        if raw.side > side * (1 + 2 * KEEP):  # the person outgrows the crop: zoom out faster
+            side = min(raw.side / (1 + 2 * KEEP), prev.side * (1 + 3 * self.max_zoom))
         # The filters continue from the bounded values, so a clamp does not build up a backlog.
         self._f[0].x, self._f[1].x, self._f[2].x = cx, cy, side
         self.box = Box(cx, cy, side)

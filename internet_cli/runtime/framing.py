@@ -143,3 +143,16 @@ def driving_reference(job, animator, state, first_frame: np.ndarray, opts):
     """The reference from the first driving frame (pose-based ``--adapt-scale`` when cropping)."""
     framing = getattr(job, "framing", None)
     return _reference(job, animator, state, first_frame, framing.first_landmarks if framing else None, opts)
+
+
+def describe_framing(framing: Framing, opts) -> str:
+    """One line for the user: how the crop and the reference were chosen."""
+    parts = ["crop: around the person (pose tracking)"]
+    if framing.best_index is not None:
+        parts.append(f"reference: driving frame {framing.best_index} (closest pose, distance {framing.best_distance:.3f})")
+    if opts.adapt_scale:
+        if framing.scale_from == "pose":
+            parts.append(f"adapt-scale {framing.scale:.3f} from shoulders/hips")
+        else:
+            parts.append("adapt-scale from the motion anchors (no shared shoulder/hip landmarks)")
+    return "; ".join(parts)

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("mediapipe")
 
-from internet_cli.runtime.crop import (MAX_SHIFT, MAX_ZOOM, Box, crop_square, frame_photo, person_box,  # noqa: E402
+from internet_cli.runtime.crop import (MAX_CATCHUP, MAX_SHIFT, MAX_ZOOM, Box, crop_square, frame_photo, person_box,  # noqa: E402
                                        pose_distance, pose_scale, track, whole_frame_box)
 from internet_cli.video.image import to_square  # noqa: E402
 
@@ -64,24 +64,27 @@ def test_box_needs_a_person():
     assert person_box(lm, (100, 100, 3)) is None
 
 
-def _check_smooth(boxes):
+def _check_smooth(boxes, typical: bool = True):
     b = np.array([(x.cx, x.cy, x.side) for x in boxes])
     shift = np.abs(np.diff(b[:, :2], axis=0)).max(1) / b[:-1, 2]
     zoom = np.abs(np.diff(b[:, 2])) / b[:-1, 2]
-    assert shift.max() <= MAX_SHIFT + 1e-6 and zoom.max() <= MAX_ZOOM + 1e-6, (shift.max(), zoom.max())
+    assert shift.max() <= MAX_CATCHUP + 1e-6 and zoom.max() <= 3 * MAX_ZOOM + 1e-6, (shift.max(), zoom.max())
+    if typical:  # a person moving at a usual pace: the smooth bound holds on most frames
+        assert np.median(shift) <= MAX_SHIFT + 1e-6 and np.median(zoom) <= MAX_ZOOM + 1e-6
     return b
 
 
-def test_track_follows_a_moving_person_smoothly(tmp_path, astronaut):
+@pytest.mark.parametrize("n", [36, 12])  # 12: crosses the frame in half a second
+def test_track_follows_a_moving_person_smoothly(tmp_path, astronaut, n):
     from internet_cli.video.reader import iter_frames
 
-    frames = person_video(astronaut)
+    frames = person_video(astronaut, frames=n)
     path = write_video(tmp_path / "walk.mp4", frames)
     out = list(track(iter_frames(path), 256, fps=25))
     assert len(out) == len(frames)
     found = [f.found for _, f in out]
     assert sum(found) >= 0.9 * len(frames)
-    b = _check_smooth([f.box for _, f in out])
+    b = _check_smooth([f.box for _, f in out], typical=n > 20)
     truth = np.array([t for _, t in frames])
     assert np.corrcoef(b[:, 0], truth[:, 0])[0, 1] > 0.98  # the crop goes where the person goes
     for (_, f), (x, y) in zip(out, truth):
