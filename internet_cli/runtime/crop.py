@@ -130,11 +130,15 @@ class PoseEstimator:
 
     def __init__(self, video: bool = False):
         mp = _import_mediapipe()
+        # MediaPipe's graph opens its calculators (and TF Lite prints its delegate lines) in worker
+        # threads after the constructor returns: one blank frame inside the same quiet window waits
+        # for that. The blank frame holds no person, so tracking state is untouched.
         with _mp_lock, _quiet_stderr():
             self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
                                                 smooth_landmarks=video, enable_segmentation=False,
                                                 min_detection_confidence=0.5, min_tracking_confidence=0.5)
-        self._warm = False
+            self._pose.process(np.zeros((64, 64, 3), np.uint8))
+        self._warm = False  # until a person is found: the landmark calculators warn on first use
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
         import cv2

@@ -203,3 +203,27 @@ def test_animate_source_without_a_person_falls_back_to_whole_frames(tmp_path, as
     assert anim.refs[0]["adapt"] is True  # anchor hull ratio, as without cropping
     whole = to_square(frames[0][0], 128).astype(int)
     assert np.abs(anim.refs[0]["frame"].astype(int) - whole).mean() < 4  # the whole frame (after H.264)
+
+
+def test_mediapipe_log_lines_never_reach_stderr(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from skimage.data import astronaut\n"
+        "from internet_cli.runtime.crop import frame_photo, track\n"
+        "from tests.person_media import person_frames\n"
+        "a = astronaut()\n"
+        "frame_photo(np.full((64, 64, 3), 9, np.uint8), 64)\n"
+        "assert frame_photo(a, 64).found\n"
+        "frames = [f for f, _ in person_frames(a, frames=6, gap=(0, 2))]\n"
+        "assert sum(f.found for _, f in track(frames, 64)) >= 3\n"
+        "print('ok')\n")
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=root,
+                       env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    assert r.stderr == ""
