@@ -133,11 +133,17 @@ class PoseEstimator:
         # MediaPipe's graph opens its calculators (and TF Lite prints its delegate lines) in worker
         # threads after the constructor returns: one blank frame inside the same quiet window waits
         # for that. The blank frame holds no person, so tracking state is untouched.
-        with _mp_lock, _quiet_stderr():
-            self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
-                                                smooth_landmarks=video, enable_segmentation=False,
-                                                min_detection_confidence=0.5, min_tracking_confidence=0.5)
-            self._pose.process(np.zeros((64, 64, 3), np.uint8))
+        try:
+            with _mp_lock, _quiet_stderr():
+                self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
+                                                    smooth_landmarks=video, enable_segmentation=False,
+                                                    min_detection_confidence=0.5, min_tracking_confidence=0.5)
+                self._pose.process(np.zeros((64, 64, 3), np.uint8))
+        except Exception as exc:  # noqa: BLE001 - a broken install: one clear line
+            from internet_cli.errors import InternetError
+
+            raise InternetError(f"MediaPipe Pose could not start ({type(exc).__name__}: {exc}); "
+                                "use --crop none, or reinstall mediapipe==0.10.21") from None
         self._warm = False  # until a person is found: the landmark calculators warn on first use
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
