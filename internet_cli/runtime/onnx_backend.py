@@ -91,6 +91,27 @@ def read_export(folder: Path) -> ExportInfo:
                       meta.get("weights_sha256", ""))
 
 
+# TensorRT optimisation profile of the dynamic ``driving`` batch: (min, opt, max).
+TENSORRT_BATCH_PROFILE = (1, 4, 16)
+
+
+def _with_batch_profile(providers: list, graph: str, size: int) -> list:
+    """The TensorRT provider's options plus a batch profile for the graphs fed a ``driving`` batch,
+    so that one engine serves every batch size (otherwise it rebuilds one per new shape)."""
+    if graph == "source_encoder":
+        return providers
+    out = []
+    for p in providers:
+        if isinstance(p, tuple) and p[0] == "TensorrtExecutionProvider":
+            lo, opt, hi = TENSORRT_BATCH_PROFILE
+            dims = f"3x{size}x{size}"
+            p = (p[0], {**p[1], "trt_profile_min_shapes": f"driving:{lo}x{dims}",
+                        "trt_profile_opt_shapes": f"driving:{opt}x{dims}",
+                        "trt_profile_max_shapes": f"driving:{hi}x{dims}"})
+        out.append(p)
+    return out
+
+
 class OnnxAnimator:
     """``encode_source`` / ``reference`` / ``animate`` on onnxruntime sessions.
 
@@ -118,7 +139,7 @@ class OnnxAnimator:
             path = self.folder / f"{graph}.onnx"
             try:
                 self.sessions[graph] = ort.InferenceSession(str(path), sess_options=ort_session_options(),
-                                                            providers=providers)
+                                                            providers=_with_batch_profile(providers, graph, self.size))
             except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph types
                 raise WeightsError(f"{path} cannot be loaded by onnxruntime (corrupt or truncated); "
                                    f"{_REEXPORT}") from exc

@@ -144,3 +144,17 @@ def test_corrupt_or_missing_onnx_is_one_clear_line(tmp_path, tiny512_onnx, media
         errors = [ln for ln in r.stderr.splitlines() if ln.startswith("internet:")]
         assert len(errors) == 1 and "frame.onnx" in errors[0], r.stderr
         assert not out.exists()
+
+
+def test_tensorrt_provider_gets_a_batch_profile_for_driving_graphs():
+    from internet_cli.runtime.onnx_backend import _with_batch_profile
+
+    providers = [("TensorrtExecutionProvider", {"trt_fp16_enable": True}), "CUDAExecutionProvider",
+                 "CPUExecutionProvider"]
+    assert _with_batch_profile(providers, "source_encoder", 512) == providers
+    frame = _with_batch_profile(providers, "frame", 512)
+    assert frame[1:] == providers[1:]
+    assert frame[0][1] == {"trt_fp16_enable": True, "trt_profile_min_shapes": "driving:1x3x512x512",
+                           "trt_profile_opt_shapes": "driving:4x3x512x512",
+                           "trt_profile_max_shapes": "driving:16x3x512x512"}
+    assert providers[0][1] == {"trt_fp16_enable": True}  # not modified in place
