@@ -113,12 +113,19 @@ def test_track_before_the_first_detection_and_never(astronaut):
     assert len(out) == 5 and all(f.box == whole_frame_box((90, 160)) for _, f in out)
 
 
-def test_real_video_track_is_bounded(real_video):
+def test_real_video_track_follows_pedestrians_smoothly(real_video):
+    """vtest.avi: real pedestrians; a 288x288 window of it, where they are large enough for the detector."""
     from internet_cli.video.reader import iter_frames
 
-    out = list(track(iter_frames(real_video, max_frames=30), 128, fps=10))
-    assert len(out) == 30
+    frames = [f.image[0:288, 288:576] for f in iter_frames(real_video, max_frames=60)]
+    out = list(track(frames, 128, fps=10))
+    assert len(out) == 60
+    found = [f for _, f in out if f.found]
+    assert len(found) >= 40
     _check_smooth([f.box for _, f in out])
+    centres = [f.landmarks[f.landmarks[:, 2] >= 0.5, :2].mean(0) for f in found]
+    inside = [0 <= x < 128 and 0 <= y < 128 for x, y in centres]
+    assert np.mean(inside) >= 0.9  # the tracked person is in the crop
 
 
 def test_pose_scale_and_distance():
