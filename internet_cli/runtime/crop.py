@@ -21,7 +21,7 @@ The rule (docs/cropping.md):
    moving faster than that is kept within :data:`KEEP` of the side from the crop centre, moving up
    to :data:`MAX_CATCHUP` of the side per frame). A frame
    without a person keeps the last crop. Frames before the first detection take the first
-   detection's crop (up to :data:`LOOKAHEAD` frames are held back for that).
+   detection's crop (up to :data:`LOOKAHEAD` frames, at most :data:`LOOKAHEAD_BYTES`, are held back).
 
 ``import mediapipe`` takes about a second: it happens only when a :class:`PoseEstimator` is made.
 """
@@ -70,7 +70,10 @@ MAX_CATCHUP = 0.12
 """... but never more than this fraction of the side in one frame (the hard bound)."""
 
 LOOKAHEAD = 90
-"""Frames held back while waiting for the first detection in a video."""
+"""Frames held back while waiting for the first detection in a video..."""
+
+LOOKAHEAD_BYTES = 256 * 1024 * 1024
+"""... and never more than this many bytes of them (10 frames of 4K video)."""
 
 _mp_lock = threading.Lock()
 
@@ -398,6 +401,8 @@ def track(frames: Iterable, size: int, fps: float = 25.0, lookahead: int = LOOKA
     try:
         for item in frames:
             img = item.image if hasattr(item, "image") else item
+            if not pending and smoother.box is None:
+                lookahead = min(lookahead, max(1, LOOKAHEAD_BYTES // max(1, img.nbytes)))
             lm = est(img)
             raw = person_box(lm, img.shape)
             if smoother.box is None:
