@@ -106,3 +106,38 @@ def test_cli_export_rejects_an_old_opset(tmp_path, tiny512_weights):
     r = run_cli("export", "--onnx", "--opset", "13", "-w", str(tiny512_weights), "-o", str(tmp_path / "x"))
     assert r.returncode == 2 and not (tmp_path / "x").exists()
 
+
+
+def test_failed_export_is_one_line_and_leaves_nothing(tmp_path, tiny512_weights, monkeypatch):
+    """When the dynamo exporter fails, the TorchScript one is tried; both failing is one BackendError
+    naming both, and no folder (complete or partial) is left behind."""
+    import internet_cli.export.onnx as export_module
+    from internet_cli.errors import BackendError
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("dynamo says no")
+
+    monkeypatch.setattr(export_module, "_export_dynamo", fail)
+    monkeypatch.setattr(export_module, "_export_torchscript", fail)
+    with pytest.raises(BackendError) as info:
+        export_module.export_onnx(tiny512_weights, tmp_path / "out.onnx", log=lambda _m: None)
+    message = str(info.value)
+    assert "\n" not in message and "dynamo: RuntimeError: dynamo says no" in message and "torchscript:" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_parity_fails_the_export(tmp_path, tiny512_weights, tiny512_onnx, monkeypatch):
+    """A float32 export over its tolerance is refused (graphs copied from the good export here, so
+    that the test does not export again)."""
+    import internet_cli.export.onnx as export_module
+    from internet_cli.errors import BackendError
+
+    def copy_graph(spec, _opset, _tmp, _log):
+        return onnx.load(str(tiny512_onnx / f"{spec.name}.onnx")), "dynamo"
+
+    monkeypatch.setattr(export_module, "_export_graph", copy_graph)
+    monkeypatch.setattr(export_module, "parity_check", lambda *_a, **_k: {"source_encoder": 0.0, "detector": 0.0,
+                                                                          "frame": 5e-3, "frame_interior": 2e-4})
+    with pytest.raises(BackendError, match="parity check: max abs error frame 5.00e-03, frame_interior 2.00e-04"):
+        export_module.export_onnx(tiny512_weights, tmp_path / "out.onnx", log=lambda _m: None)
+    assert list(tmp_path.iterdir()) == []
