@@ -39,7 +39,7 @@ def build_engine(onnx_path: Path, plan_path: Path, *, fp16: bool = False,
     """Parse ``onnx_path`` and serialise an engine to ``plan_path``.
 
     Every input whose first dimension is dynamic (``driving``) gets the batch ``batch_profile``;
-    the other inputs (source state, reference) keep their fixed shapes.
+    the other inputs (source state, reference) are static and need no profile.
     """
     trt = require_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
@@ -60,17 +60,17 @@ def build_engine(onnx_path: Path, plan_path: Path, *, fp16: bool = False,
     for i in range(network.num_inputs):
         tensor = network.get_input(i)
         shape = tuple(tensor.shape)
-        if shape and shape[0] == -1:
+        if any(d == -1 for d in shape[1:]):
+            raise WeightsError(f"{onnx_path} has a dynamic dimension other than the batch in {tensor.name}: re-export")
+        if shape and shape[0] == -1:  # only dynamic inputs take a profile
             rest = shape[1:]
             lo, opt, hi = batch_profile
             profile.set_shape(tensor.name, (lo, *rest), (opt, *rest), (hi, *rest))
-        else:
-            profile.set_shape(tensor.name, shape, shape, shape)
     config.add_optimization_profile(profile)
     engine = builder.build_serialized_network(network, config)
     if engine is None:
         raise BackendError(f"TensorRT failed to build an engine from {onnx_path} (see its log above)")
-    plan_path.write_bytes(bytes(engine))
+    plan_path.write_bytes(memoryview(engine))
     return plan_path
 
 
