@@ -24,16 +24,8 @@ import av
 import numpy as np
 import torch
 
-
-def matmul_gflops(n: int = 2048, reps: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - t)
-    return 2 * n**3 / float(np.median(times)) / 1e9
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed import matmul_probe  # noqa: E402  (one probe for every benchmark)
 
 
 def make_driving(path: Path, frames: int, size: int = 512, fps: int = 30) -> Path:
@@ -91,13 +83,13 @@ def main() -> None:
                        capture_output=True)
         source = tmp / "source.png"
         Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8)).save(source)
-        probe_before = matmul_gflops()
+        probe_before = matmul_probe()
         rows = []
         for n in (args.short, args.long):
             drv = make_driving(tmp / f"drv{n}.mp4", n)
             wall, rss, model_spf = run_animate(source, drv, weights, tmp / "out.mp4", args.batch_size)
             rows.append((n, wall, wall / n, model_spf, rss))
-        probe_after = matmul_gflops()
+        probe_after = matmul_probe()
     print(f"machine: {os.cpu_count()} cpus, torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"matmul probe: {probe_before:.0f} GFLOP/s before, {probe_after:.0f} GFLOP/s after")
     print(f"preset {args.preset}, batch {args.batch_size}")

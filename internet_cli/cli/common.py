@@ -24,19 +24,11 @@ def warn(message: str) -> None:
 
 
 def load_weights_or_default(path: Path | None):
-    """Load ``path`` or the bundled default weights; warn loudly when they are untrained."""
-    from internet_cli.checkpoint import DEFAULT_WEIGHTS, load_weights
+    """The ``Weights`` of a weights file (or the bundled default); warns loudly when untrained."""
     from internet_cli.errors import WeightsError
+    from internet_cli.runtime.backends import resolve_model
 
-    if path is None:
-        if not DEFAULT_WEIGHTS.exists():
-            raise WeightsError(
-                f"no bundled weights at {DEFAULT_WEIGHTS}; pass --weights FILE "
-                "(make one with `internet init paper-512 -o FILE` or `internet train`)"
-            )
-        path = DEFAULT_WEIGHTS
-    weights = load_weights(path)
-    if not weights.trained:
-        warn(f"[bold]{path.name} holds UNTRAINED (randomly initialised) weights[/]: "
-             "the output will not look like the source person. Train with `internet train`.")
-    return weights
+    source = resolve_model(path, warn=warn)
+    if source.weights is None:
+        raise WeightsError(f"this command needs a weights file (.safetensors), not an exported folder: {path}")
+    return source.weights

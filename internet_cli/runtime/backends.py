@@ -55,9 +55,7 @@ def resolve_model(path: Path | None, warn: Callable[[str], None] | None = None) 
         from internet_cli.runtime.onnx_backend import read_export
 
         info = read_export(Path(path))
-        if not info.trained and warn:
-            warn(f"[bold]{Path(path).name} holds UNTRAINED (randomly initialised) weights[/]: "
-                 "the output will not look like the source person. Train with `internet train`.")
+        _warn_untrained(Path(path), info.trained, warn)
         return ModelSource(Path(path), info.config, info.trained, export=info)
     from internet_cli.checkpoint import DEFAULT_WEIGHTS, load_weights
 
@@ -69,10 +67,14 @@ def resolve_model(path: Path | None, warn: Callable[[str], None] | None = None) 
             )
         path = DEFAULT_WEIGHTS
     weights = load_weights(Path(path))
-    if not weights.trained and warn:
-        warn(f"[bold]{Path(path).name} holds UNTRAINED (randomly initialised) weights[/]: "
-             "the output will not look like the source person. Train with `internet train`.")
+    _warn_untrained(Path(path), weights.trained, warn)
     return ModelSource(Path(path), weights.config, weights.trained, weights=weights)
+
+
+def _warn_untrained(path: Path, trained: bool, warn: Callable[[str], None] | None) -> None:
+    if not trained and warn:
+        warn(f"[bold]{path.name} holds UNTRAINED (randomly initialised) weights[/]: "
+             "the output will not look like the source person. Train with `internet train`.")
 
 
 def check_choice(backend: str, device: str) -> None:
