@@ -46,10 +46,11 @@ def make_driving(path: Path, frames: int, size: int = 512, fps: int = 30) -> Pat
     return path
 
 
-def run_animate(source: Path, driving: Path, weights: Path, out: Path, batch: int) -> tuple[float, float]:
-    """(wall seconds, peak RSS GiB) of one `internet animate` process."""
+def run_animate(source: Path, driving: Path, weights: Path, out: Path, batch: int,
+                backend: str) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS GiB, model s/frame) of one `internet animate` process."""
     argv = ["internet", "animate", str(source), str(driving), "-o", str(out), "-w", str(weights), "--overwrite",
-            "--batch-size", str(batch)]
+            "--batch-size", str(batch), "--backend", backend]
     # The child reports its own peak RSS when it exits.
     code = ("import atexit, resource, sys; atexit.register(lambda: sys.stderr.write("
             "'PEAK_RSS_KB %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)); "
@@ -72,6 +73,7 @@ def main() -> None:
     ap.add_argument("--short", type=int, default=50)
     ap.add_argument("--long", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=1)
+    ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     args = ap.parse_args()
 
     from PIL import Image
@@ -81,18 +83,22 @@ def main() -> None:
         weights = tmp / "w.safetensors"
         subprocess.run([sys.executable, "-m", "internet_cli", "init", args.preset, "-o", str(weights)], check=True,
                        capture_output=True)
+        if args.backend == "onnx":  # export once, outside the timed runs (animate would cache it too)
+            subprocess.run([sys.executable, "-m", "internet_cli", "export", "--onnx", "-w", str(weights), "-o",
+                            str(tmp / "onnx")], check=True, capture_output=True)
+            weights = tmp / "onnx"
         source = tmp / "source.png"
         Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8)).save(source)
         probe_before = matmul_probe()
         rows = []
         for n in (args.short, args.long):
             drv = make_driving(tmp / f"drv{n}.mp4", n)
-            wall, rss, model_spf = run_animate(source, drv, weights, tmp / "out.mp4", args.batch_size)
+            wall, rss, model_spf = run_animate(source, drv, weights, tmp / "out.mp4", args.batch_size, args.backend)
             rows.append((n, wall, wall / n, model_spf, rss))
         probe_after = matmul_probe()
     print(f"machine: {os.cpu_count()} cpus, torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"matmul probe: {probe_before:.0f} GFLOP/s before, {probe_after:.0f} GFLOP/s after")
-    print(f"preset {args.preset}, batch {args.batch_size}")
+    print(f"preset {args.preset}, backend {args.backend}, batch {args.batch_size}")
     print("| driving frames | wall s | s/frame (whole job) | s/frame (model) | peak RSS GiB |")
     print("|---|---|---|---|---|")
     for n, wall, spf, mspf, rss in rows:
