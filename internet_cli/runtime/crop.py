@@ -240,8 +240,13 @@ def person_box(lm: np.ndarray | None, shape: tuple[int, ...]) -> Box | None:
     """The square crop around the person of landmarks ``lm`` (``(33, 3)`` pixels) in a frame of ``shape``."""
     if lm is None or int((lm[:, 2] >= 0.5).sum()) < MIN_VISIBLE:
         return None
-    w = _weights(lm[:, 2])
     pts = lm[:, :2].astype(np.float64)
+    # Landmarks inside the frame are trusted whatever their visibility: in tracking mode the legs
+    # of a full-body dancer start with low visibility and would otherwise crop the first frames
+    # at the waist. Outside the frame (a person cut by the edge), visibility decides.
+    h, w_img = shape[:2]
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] < w_img) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+    w = np.maximum(_weights(lm[:, 2]), inside.astype(np.float64))
     centre = (pts * w[:, None]).sum(0) / w.sum()
     pulled = centre + w[:, None] * (pts - centre)
     x0, y0 = pulled.min(0)

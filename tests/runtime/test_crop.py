@@ -234,3 +234,20 @@ def test_mediapipe_log_lines_never_reach_stderr(tmp_path):
                        env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
     assert r.stderr == ""
+
+
+def test_full_body_first_frames_are_not_cropped_at_the_waist():
+    """Tracking starts with low leg visibility: the first crops must still hold the whole body."""
+    from pathlib import Path
+
+    from internet_cli.runtime.crop import PoseEstimator, person_box
+    from internet_cli.video.reader import iter_frames
+
+    video = Path(__file__).resolve().parents[2] / "examples" / "driving.mp4"
+    sides = []
+    with PoseEstimator(video=True) as est:
+        for f in iter_frames(video, max_frames=10):
+            box = person_box(est(f.image), f.image.shape)
+            assert box is not None
+            sides.append(box.side)
+    assert min(sides[:3]) > 0.85 * sides[-1], sides
