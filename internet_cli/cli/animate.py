@@ -48,11 +48,11 @@ def animate(
 
     if start is not None and end is not None and end <= start:
         raise typer.BadParameter(f"--end ({end}) must be after --start ({start})")
-    opts = AnimateOptions(relative=relative, adapt_scale=adapt_scale, batch_size=batch_size, crf=crf, start=start,
-                          end=end, max_frames=max_frames, overwrite=overwrite, side_by_side=side_by_side, audio=audio)
     if crop not in ("auto", "none"):
         raise typer.BadParameter(f"--crop must be auto or none, got {crop!r}")
-    opts.crop, opts.find_best_frame = crop, find_best_frame
+    opts = AnimateOptions(relative=relative, adapt_scale=adapt_scale, batch_size=batch_size, crf=crf, start=start,
+                          end=end, max_frames=max_frames, overwrite=overwrite, side_by_side=side_by_side, audio=audio,
+                          crop=crop, find_best_frame=find_best_frame)
     if jobs is not None or out_dir is not None or shard is not None:  # batch mode: internet_cli/runtime/batch.py
         from internet_cli.cli.animate_batch import animate_batch
 
