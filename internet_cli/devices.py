@@ -55,7 +55,6 @@ def select_device(name: str = "auto") -> torch.device:
 
 def _tiny_onnx_model() -> bytes:
     """A one-node ONNX graph, used only to probe which providers really run."""
-    import onnx
     from onnx import TensorProto, helper
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])

@@ -17,7 +17,6 @@ def _version(dist: str) -> str:
 
 def info() -> None:
     """Print package and dependency versions, threads, and usable devices and backends."""
-    import torch
     from rich.table import Table
 
     from internet_cli import __version__

@@ -181,12 +181,7 @@ def _ms_ssim_one(x: np.ndarray, y: np.ndarray, weights: np.ndarray, g: np.ndarra
 
 def ms_ssim(a: np.ndarray, b: np.ndarray):
     """MS-SSIM: 5 scales with the standard weights (fewer, renormalised, for small frames)."""
-    x, y, single = _pair(a, b)
-    scales = ms_ssim_scales(*x.shape[1:3])
-    weights = np.asarray(MS_SSIM_WEIGHTS[:scales], dtype=np.float64)
-    weights = weights / weights.sum()
-    g = gaussian_kernel()
-    return _out([_ms_ssim_one(_to_float(p), _to_float(q), weights, g)[0] for p, q in zip(x, y)], single)
+    return ssim_and_ms_ssim(a, b)[1]
 
 
 def ssim_and_ms_ssim(a: np.ndarray, b: np.ndarray):
@@ -223,7 +218,7 @@ def interp_frame(before: np.ndarray, after: np.ndarray, preset: str = "medium") 
     ``m->after = (f - b) / 4``; both frames are back-warped along them (bilinear, edges
     replicated) and averaged. Exact for a uniform translation.
     """
-    from internet_cli.data.flow import dis_flow_pair
+    from internet_cli.datasets.flow import dis_flow_pair
 
     f, b = dis_flow_pair(before, after, preset)
     to_before = 0.25 * (b - f)

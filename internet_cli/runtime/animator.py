@@ -26,6 +26,13 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return (images.clamp(0, 1) * 255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def anchor_scale(source_anchors: np.ndarray, driving_anchors: np.ndarray) -> float:
+    """``--adapt-scale`` without poses: sqrt of the ratio of the anchors' convex-hull areas (FOMM);
+    1.0 when either hull is degenerate."""
+    src, drv = hull_area(source_anchors), hull_area(driving_anchors)
+    return math.sqrt(src / drv) if drv > 1e-8 and src > 1e-8 else 1.0
+
+
 def hull_area(points: np.ndarray) -> float:
     """Area of the convex hull of ``(n, 2)`` points (FOMM's adapt-scale uses it)."""
     import cv2
@@ -52,11 +59,7 @@ class TorchAnimator:
     def reference(self, state: SourceState, first_frame: np.ndarray, relative: bool, adapt_scale: bool) -> DrivingReference:
         """Relative-motion reference from the first driving frame ``(S, S, 3)`` uint8."""
         kp_d, jac_d = self.model.detector(to_tensor(first_frame[None], self.device))
-        scale = 1.0
-        if adapt_scale:
-            src_area = hull_area(state.anchors[0].cpu().numpy())
-            drv_area = hull_area(kp_d[0].cpu().numpy())
-            scale = math.sqrt(src_area / drv_area) if drv_area > 1e-8 and src_area > 1e-8 else 1.0
+        scale = anchor_scale(state.anchors[0].cpu().numpy(), kp_d[0].cpu().numpy()) if adapt_scale else 1.0
         opts = dict(dtype=kp_d.dtype, device=self.device)
         return DrivingReference(
             kp_d, jac_d, torch.tensor([1.0 if relative else 0.0], **opts), torch.tensor([scale], **opts)

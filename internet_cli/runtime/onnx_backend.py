@@ -9,7 +9,6 @@ the reference are numpy arrays fed to ``frame.onnx`` as they are.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 from internet_cli.config import ModelConfig
 from internet_cli.errors import WeightsError
 from internet_cli.export.onnx import FORMAT, FORMAT_VERSION, GRAPHS, frame_input_names
-from internet_cli.runtime.animator import hull_area
+from internet_cli.runtime.animator import anchor_scale
 
 _REEXPORT = "re-export it with `internet export --onnx -w WEIGHTS -o DIR`"
 
@@ -162,10 +161,7 @@ class OnnxAnimator:
     def reference(self, state: OnnxState, first_frame: np.ndarray, relative: bool, adapt_scale: bool) -> dict:
         """Relative-motion reference from the first driving frame ``(S, S, 3)`` uint8."""
         kp_d, jac_d = self.sessions["detector"].run(None, {"driving": _to_float(first_frame[None])})
-        scale = 1.0
-        if adapt_scale:
-            src_area, drv_area = hull_area(state.anchors[0]), hull_area(kp_d[0])
-            scale = math.sqrt(src_area / drv_area) if drv_area > 1e-8 and src_area > 1e-8 else 1.0
+        scale = anchor_scale(state.anchors[0], kp_d[0]) if adapt_scale else 1.0
         return {
             "ref_anchors": kp_d,
             "ref_affines": jac_d,

@@ -16,8 +16,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from internet_cli.video.image import load_image, to_square
-from internet_cli.video.reader import VideoInfo, iter_frames, probe_video
+from internet_cli.video.image import load_image
+from internet_cli.video.reader import VideoInfo, probe_video
 from internet_cli.video.writer import VideoWriter, check_output_path
 
 _DONE = object()

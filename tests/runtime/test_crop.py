@@ -11,7 +11,7 @@ from internet_cli.runtime.crop import (MAX_CATCHUP, MAX_SHIFT, MAX_ZOOM, Box, cr
                                        pose_distance, pose_scale, track, whole_frame_box)
 from internet_cli.video.image import to_square  # noqa: E402
 
-from tests.person_media import H, W, person_frames, write_video  # noqa: E402
+from tests.person_media import person_frames, write_video  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -455,7 +455,7 @@ class _Scene:
         self.seed, self.T, self.size, self.fps = int(seed), int(frames), int(size), int(fps)
         ss = np.random.SeedSequence(self.seed)
         r_body, r_motion, r_layout, r_look, r_tex = (np.random.default_rng(s) for s in ss.spawn(5))
-        self.body = b = _sample_body(r_body)
+        self.body = _sample_body(r_body)
         self.front = int(r_layout.choice([-1, 1]))  # the arm drawn in front of the torso
         self.motion = _sample_motion(r_motion, cross_side=self.front)
 
