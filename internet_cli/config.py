@@ -70,6 +70,14 @@ PRESETS: dict[str, ModelConfig] = {
     # The paper's design: Stage I at 128 with 10 anchors, a 3-stage generator fed with warped
     # source features at 128, 256 and 512 (section 4.1). Widths are ours (docs/model.md).
     "paper-512": ModelConfig(),
+    # The paper's design with a slimmer generator and motion U-Net, so that it trains on a CPU:
+    # Stage I at 128 with 10 anchors and the confidence head, three generator stages at 128, 256
+    # and 512. The shipped default weights use it (weights/README.md, docs/model.md).
+    "lite-512": ModelConfig(
+        name="lite-512",
+        motion=MotionConfig(block_expansion=16, max_features=256),
+        generator=GeneratorConfig(channels=(64, 32, 16)),
+    ),
     # Same design at 256 output with a 64 base: for CPU experiments.
     "small-256": ModelConfig(
         name="small-256",
@@ -145,6 +153,13 @@ class TrainConfig:
     mixed_precision: bool = True  # on CUDA only
     seed: int = 0
     max_steps: int | None = None  # stop early (smoke runs, tests)
+    # Training resolution; None = the model's image_size. Lower values train the same network
+    # progressively (Stage I always works at base_size; the generator stages run at size/4, /2, /1).
+    image_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.image_size is not None and (self.image_size < 32 or self.image_size % 16):
+            raise ValueError(f"training image size must be >= 32 and a multiple of 16, got {self.image_size}")
 
 
 def dataclass_from_dict(cls, data: dict):

@@ -13,13 +13,16 @@ from internet_cli.cli.common import DeviceOption, console
 def train(
     data: Annotated[Path, typer.Option("--data", help="Dataset folder with train/ and test/ (FOMM fashion layout).")],
     run: Annotated[Path, typer.Option("--run-dir", help="Run folder: checkpoints, TensorBoard logs, weights.")] = Path("runs/internet"),
-    preset_name: Annotated[str, typer.Option("--preset", help="Model preset: paper-512, small-256 or tiny.")] = "paper-512",
+    preset_name: Annotated[str, typer.Option("--preset", help="Model preset: paper-512, lite-512, small-256 or tiny.")] = "paper-512",
     weights: Annotated[Path | None, typer.Option("--weights", "-w", help="Start from these weights (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --run from its latest checkpoint.")] = False,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Per process (paper: 16 = 8 GPUs x 2).")] = 2,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Samples per video per epoch.")] = 50,
     lr: Annotated[float, typer.Option("--lr")] = 2e-4,
+    size: Annotated[int | None, typer.Option(
+        "--size", help="Training resolution (default: the preset's). Progressive training: train at 256, "
+        "then continue at 512 with --weights.")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop after this many steps.")] = None,
     temporal: Annotated[str, typer.Option("--temporal", help="Temporal regularization: none, extrinsic or intrinsic.")] = "intrinsic",
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=1)] = 500,
@@ -48,9 +51,12 @@ def train(
         raise typer.BadParameter(str(exc)) from None
     if list_checkpoints(run) and not resume:
         raise typer.BadParameter(f"{run} already holds checkpoints: pass --resume to continue it, or another --run-dir")
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, repeats=repeats, lr=lr, max_steps=max_steps,
-                      checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, log_every=log_every,
-                      sample_every=sample_every, workers=workers, seed=seed)
+    try:
+        cfg = TrainConfig(epochs=epochs, image_size=size, batch_size=batch_size, repeats=repeats, lr=lr, max_steps=max_steps,
+                          checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, log_every=log_every,
+                          sample_every=sample_every, workers=workers, seed=seed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--size") from None
     configure_torch_threads()
     spec = RunSpec(data=data, run=run, model=model_cfg, loss=loss, train=cfg, init_weights=weights,
                    vgg_weights=vgg_weights, device=device)

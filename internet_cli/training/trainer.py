@@ -115,7 +115,7 @@ class Trainer:
         from internet_cli.datasets.layout import scan_split
 
         entries = scan_split(Path(spec.data), "train")
-        data_cfg = DataConfig(size=spec.model.image_size, seed=self.cfg.seed,
+        data_cfg = DataConfig(size=self.cfg.image_size or spec.model.image_size, seed=self.cfg.seed,
                               flow="none" if spec.loss.temporal_mode == "none" else "dis")
         self.dataset = VideoPairDataset(spec.data, "train", data_cfg, length=len(entries) * self.cfg.repeats,
                                         entries=entries)

@@ -98,3 +98,25 @@ def test_torchrun_two_ranks_stay_identical(synth, tmp_path):
     assert len(sums) == 2 and sums[0] == sums[1]
     assert r.stderr.count("training tiny") == 1  # only rank 0 logs
     assert (run / "weights.safetensors").exists()
+
+
+def test_progressive_training_at_a_lower_size(synth, tmp_path):
+    """--size trains the same network on smaller frames; the weights then run at the full size."""
+    from internet_cli.config import LossConfig, TrainConfig, preset
+    from internet_cli.training.trainer import RunSpec, Trainer
+
+    cfg = TrainConfig(image_size=32, batch_size=2, repeats=2, workers=0, max_steps=1)
+    spec = RunSpec(data=synth, run=tmp_path / "run", model=preset("tiny"), loss=LossConfig(adversarial=0, feature_matching=0),
+                   train=cfg)
+    trainer = Trainer(spec)
+    batch = next(iter(trainer._loader()))
+    assert batch["driving"].shape[-2:] == (32, 32) and batch["flow"].shape[-2:] == (32, 32)
+    logs = trainer.train_step(batch)
+    assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
+    trainer.model.eval()
+    with torch.no_grad():
+        out = trainer.model(batch["source"], batch["driving"])["prediction"]
+        full = trainer.model(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64))["prediction"]
+    assert out.shape[-1] == 32 and full.shape[-1] == 64
+    r = train_cli("--data", str(synth), "--run-dir", str(tmp_path / "bad"), "--size", "40", *TRAIN)
+    assert r.returncode == 2 and "--size" in r.stderr
