@@ -5,7 +5,10 @@ regularization `none` (a), `extrinsic` (b) and `intrinsic` (c); evaluates each w
 `internet evaluate`; writes a Markdown table shaped like the paper's Table 2 (per-frame and
 temporal columns) with the copy-source baseline, steps, seed and CPU time.
 
-    python benchmarks/ablation.py --data data/synth --preset small-256 --steps 2000 --out docs/ablation.md
+    python benchmarks/ablation.py --data data/synth --eval-data data/heldout --preset tiny --steps 500 \
+        --out runs/ablation/table.md
+
+The reading of a run goes in docs/ablation.md, with its table.
 
 Runs go to --runs (default runs/ablation/<mode>); a run that already has checkpoints is resumed,
 so an interrupted ablation continues where it stopped.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -26,26 +30,33 @@ COLUMNS = [("ms_ssim", "MS-SSIM ↑"), ("ssim", "SSIM ↑"), ("psnr", "PSNR ↑"
            ("interp_psnr", "Interp-PSNR* ↑"), ("warp_error", "Warp err ↓")]
 
 
-def internet(*args: str) -> float:
-    """Run the CLI; return its wall time. Exits with its stderr tail on failure."""
-    t = time.perf_counter()
+def internet(*args: str) -> tuple[float, float]:
+    """Run the CLI; return its (wall, CPU) seconds. Exits with its stderr tail on failure."""
+    t, before = time.perf_counter(), os.times()
     proc = subprocess.run([sys.executable, "-m", "internet_cli", *args], capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"internet {' '.join(args[:2])} failed:\n{proc.stderr[-2000:]}")
-    return time.perf_counter() - t
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return time.perf_counter() - t, cpu
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, required=True, help="dataset with train/ and test/ (e.g. `internet synth`)")
+    ap.add_argument("--eval-data", type=Path, default=None,
+                    help="dataset whose test/ split is scored (default: --data); e.g. a held-out synth seed")
     ap.add_argument("--preset", default="small-256")
     ap.add_argument("--steps", type=int, required=True)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--loss", action="append", default=[], metavar="NAME=VALUE",
+                    help="loss weight override passed to every run (repeatable)")
     ap.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     ap.add_argument("--max-frames", type=int, default=None, help="frames per test video to score")
-    ap.add_argument("--out", type=Path, default=Path("docs/ablation.md"))
+    ap.add_argument("--out", type=Path, default=Path("runs/ablation/table.md"))
     args = ap.parse_args()
+    eval_data = args.eval_data or args.data
 
     rows, train_seconds, copy_source = {}, {}, None
     for mode in MODES:
@@ -53,11 +64,13 @@ def main() -> None:
         train = ["train", "--data", str(args.data), "--run-dir", str(run), "--preset", args.preset,
                  "--max-steps", str(args.steps), "--batch-size", str(args.batch_size), "--seed", str(args.seed),
                  "--temporal", mode, "--epochs", "100000", "--checkpoint-every", "100", "--workers", "1"]
+        for override in args.loss:
+            train += ["--loss", override]
         if (run / "checkpoints").is_dir():
             train.append("--resume")
         train_seconds[mode] = internet(*train)
         report = run / "eval.json"
-        evaluate = ["evaluate", "--data", str(args.data), "-w", str(run / "weights.safetensors"), "--out", str(report)]
+        evaluate = ["evaluate", "--data", str(eval_data), "-w", str(run / "weights.safetensors"), "--out", str(report)]
         if args.max_frames:
             evaluate += ["--max-frames", str(args.max_frames)]
         internet(*evaluate)
@@ -75,12 +88,13 @@ def main() -> None:
     text = "\n".join([
         "# Temporal regularization ablation at our scale", "",
         f"{when}; preset {args.preset}, {args.steps} steps of batch {args.batch_size} per mode, seed {args.seed}, "
-        f"data {args.data}; training wall time per mode: "
-        + ", ".join(f"{m} {s / 60:.1f} min" for m, s in train_seconds.items()) + ".", "",
+        f"data {args.data}, scored on {eval_data}/test"
+        + (f", losses {', '.join(args.loss)}" if args.loss else "") + "; training wall time per mode: "
+        + ", ".join(f"{m} {w / 60:.1f} min ({c / 60:.1f} CPU-min)" for m, (w, c) in train_seconds.items())
+        + ".", "",
         *lines, "",
         "\\* Interp-PSNR (DIS midpoint), not the paper's Super SloMo. Self-imitation on the test split "
         "(`internet evaluate`, docs/evaluation.md).", "",
-        "## Reading", "", "(to be written from the figures above)", "",
     ])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
