@@ -3,7 +3,8 @@
 #
 #   docker build -t internet .                                  # add --build-arg TENSORRT=1 for TensorRT
 #   docker run --gpus all -v "$PWD":/work -v internet-cache:/cache internet \
-#       animate /work/source.jpg /work/driving.mp4 -o /work/out.mp4 -w /work/weights.safetensors
+#       animate /work/source.jpg /work/driving.mp4 -o /work/out.mp4
+#       (the bundled weights/internet-512.safetensors; -w /work/yours.safetensors for your own)
 #
 # onnxruntime-gpu 1.31 needs CUDA 12 and cuDNN 9, which this base image provides.
 FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
@@ -26,7 +27,9 @@ RUN pip install "torch>=2.13,<2.15" --index-url https://download.pytorch.org/whl
 WORKDIR /opt/internet
 COPY pyproject.toml README.md ./
 COPY internet_cli ./internet_cli
-RUN if [ "$TENSORRT" = "1" ]; then pip install ".[tensorrt]"; else pip install .; fi
+# The bundled default weights are found beside the package (internet_cli/checkpoint.py), hence -e.
+COPY weights ./weights
+RUN if [ "$TENSORRT" = "1" ]; then pip install -e ".[tensorrt]"; else pip install -e .; fi
 
 # Exported ONNX graphs (and TensorRT engines) are cached here: mount a volume to keep them.
 VOLUME /cache
