@@ -5,7 +5,7 @@ regularization `none` (a), `extrinsic` (b) and `intrinsic` (c); evaluates each w
 `internet evaluate`; writes a Markdown table shaped like the paper's Table 2 (per-frame and
 temporal columns) with the copy-source baseline, steps, seed and CPU time.
 
-    python benchmarks/ablation.py --data data/synth --eval-data data/heldout --preset tiny --steps 500 \
+    python benchmarks/ablation.py --data data/synth --eval-data data/heldout --preset tiny --steps 600 \
         --out runs/ablation/table.md
 
 The reading of a run goes in docs/ablation.md, with its table.

@@ -16,7 +16,8 @@ from internet_cli.config import ModelConfig
 from internet_cli.export.onnx import (
     FORMAT,
     FP32_TOLERANCE,
-    FP32_TOLERANCE_BORDER,
+    FRAME_MAX_TOLERANCE,
+    FRAME_MEAN_TOLERANCE,
     GRAPHS,
     _graph_model,
     frame_input_names,
@@ -41,9 +42,10 @@ def test_export_writes_three_graphs_with_parity(tiny512_onnx, tiny512_weights):
     assert info["weights_sha256"] == sha256_file(tiny512_weights)
     assert info["fp16"] is False and info["opset"] >= 16 and info["trained"] is False
     errors = info["parity_max_abs_error"]
-    assert set(errors) == {*GRAPHS, "frame_interior"}
-    assert not parity_failures(errors) and max(errors.values()) <= FP32_TOLERANCE_BORDER, errors
-    assert max(errors["source_encoder"], errors["detector"], errors["frame_interior"]) <= FP32_TOLERANCE, errors
+    assert set(errors) == {*GRAPHS, "frame_mean"}
+    assert not parity_failures(errors), errors
+    assert max(errors["source_encoder"], errors["detector"]) <= FP32_TOLERANCE, errors
+    assert errors["frame"] <= FRAME_MAX_TOLERANCE and errors["frame_mean"] <= FRAME_MEAN_TOLERANCE, errors
     weights = load_weights(tiny512_weights)
     assert ModelConfig.from_dict(info["config"]) == weights.config
     for graph in GRAPHS:
@@ -137,7 +139,8 @@ def test_failed_parity_fails_the_export(tmp_path, tiny512_weights, tiny512_onnx,
 
     monkeypatch.setattr(export_module, "_export_graph", copy_graph)
     monkeypatch.setattr(export_module, "parity_check", lambda *_a, **_k: {"source_encoder": 0.0, "detector": 0.0,
-                                                                          "frame": 5e-3, "frame_interior": 2e-4})
-    with pytest.raises(BackendError, match="parity check: max abs error frame 5.00e-03, frame_interior 2.00e-04"):
+                                                                          "frame": 5e-3, "frame_mean": 2e-4})
+    with pytest.raises(BackendError, match=r"parity check: abs error frame 5.00e-03 \(tolerance 0.0039\), "
+                                           r"frame_mean 2.00e-04 \(tolerance 1e-05\)"):
         export_module.export_onnx(tiny512_weights, tmp_path / "out.onnx", log=lambda _m: None)
     assert list(tmp_path.iterdir()) == []
