@@ -16,7 +16,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from internet_cli.datasets.synth import render_video
+from internet_cli.clips.synth import render_video
 from internet_cli.video.writer import VideoWriter
 
 HERE = Path(__file__).resolve().parent

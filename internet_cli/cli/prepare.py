@@ -30,7 +30,7 @@ def prepare(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from internet_cli.datasets.prepare_crops import prepare_crops
+    from internet_cli.clips.prepare_crops import prepare_crops
 
     if size < 8 or size % 2:
         raise typer.BadParameter(f"--size must be an even number >= 8, got {size}")

@@ -27,8 +27,8 @@ def prepare_flow(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from internet_cli.datasets import flow as flowmod
-    from internet_cli.datasets.prepare_flow import prepare_flow as run
+    from internet_cli.clips import flow as flowmod
+    from internet_cli.clips.prepare_flow import prepare_flow as run
     from internet_cli.errors import InputError
 
     if size < 8:

@@ -44,7 +44,7 @@ def synth(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from internet_cli.datasets.synth import clear_previous, split_counts, write_dataset
+    from internet_cli.clips.synth import clear_previous, split_counts, write_dataset
 
     try:
         out.mkdir(parents=True, exist_ok=True)

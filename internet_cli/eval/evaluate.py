@@ -12,7 +12,7 @@ frames. Methods in one table:
 - ``real``: the real frames themselves (the ceiling of the temporal metrics: the Interp-PSNR and
   warping error of real video; its per-frame scores are trivially perfect).
 
-Frames are streamed in batches from the frame cache (:class:`~internet_cli.datasets.frames.FrameStore`);
+Frames are streamed in batches from the frame cache (:class:`~internet_cli.clips.frames.FrameStore`);
 per-frame metrics are computed per batch, the temporal ones keep a tail of two frames across
 batches, so memory does not grow with the clip length. Per video, each metric is the mean over the
 frames (or frame pairs / triples) it is defined on; ``overall`` is the mean over all frames of all
@@ -229,7 +229,7 @@ class RealFlow:
     def get(self, t: int, prev: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """``(flow (2, S, S) float32, visibility mask (S, S) bool or None)`` for the pair ``t-1, t``."""
         if self._flow is None:
-            from internet_cli.datasets.flow import dis_flow
+            from internet_cli.clips.flow import dis_flow
 
             return dis_flow(prev, cur, FLOW_PRESET), None
         flow = self._flow[t].astype(np.float32)
@@ -256,7 +256,7 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
                    on_frames: Callable[[int], None] | None = None) -> dict:
     """Score every method on one video; returns the per-video report entry (with ``Scores``
     objects under ``"_scores"`` for the caller to merge)."""
-    from internet_cli.datasets.frames import FrameStore
+    from internet_cli.clips.frames import FrameStore
 
     store = FrameStore(entry, size, opts.cache_dir)
     total = len(store)
@@ -346,7 +346,7 @@ def evaluate(data: Path, methods: list[Method], size: int, opts: EvalOptions,
     ``on_video(entry, frames)`` is called before each video and may return a per-batch
     ``on_frames(n)`` progress callback.
     """
-    from internet_cli.datasets.layout import scan_split
+    from internet_cli.clips.layout import scan_split
 
     if opts.max_frames is not None and opts.max_frames < 1:
         raise ValueError("max_frames must be at least 1")

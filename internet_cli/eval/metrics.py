@@ -218,7 +218,7 @@ def interp_frame(before: np.ndarray, after: np.ndarray, preset: str = "medium") 
     ``m->after = (f - b) / 4``; both frames are back-warped along them (bilinear, edges
     replicated) and averaged. Exact for a uniform translation.
     """
-    from internet_cli.datasets.flow import dis_flow_pair
+    from internet_cli.clips.flow import dis_flow_pair
 
     f, b = dis_flow_pair(before, after, preset)
     to_before = 0.25 * (b - f)

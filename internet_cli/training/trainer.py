@@ -22,7 +22,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from internet_cli.checkpoint import save_weights
 from internet_cli.config import LossConfig, ModelConfig, TrainConfig
-from internet_cli.datasets.dataset import DataConfig, VideoPairDataset
+from internet_cli.clips.dataset import DataConfig, VideoPairDataset
 from internet_cli.model import INTERnet
 from internet_cli.training import distributed
 from internet_cli.training.checkpoints import load_latest, save_checkpoint
@@ -112,7 +112,7 @@ class Trainer:
         )
         self.amp = self.cfg.mixed_precision and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        from internet_cli.datasets.layout import scan_split
+        from internet_cli.clips.layout import scan_split
 
         entries = scan_split(Path(spec.data), "train")
         data_cfg = DataConfig(size=self.cfg.image_size or spec.model.image_size, seed=self.cfg.seed,

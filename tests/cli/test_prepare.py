@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 pytest.importorskip("mediapipe")
 
 from internet_cli.cli.app import app  # noqa: E402
-from internet_cli.datasets.dataset import DataConfig, VideoPairDataset  # noqa: E402
-from internet_cli.datasets.layout import scan_split  # noqa: E402
-from internet_cli.datasets.prepare_crops import plan_splits  # noqa: E402
+from internet_cli.clips.dataset import DataConfig, VideoPairDataset  # noqa: E402
+from internet_cli.clips.layout import scan_split  # noqa: E402
+from internet_cli.clips.prepare_crops import plan_splits  # noqa: E402
 from tests.person_media import person_frames, write_video  # noqa: E402
 
 

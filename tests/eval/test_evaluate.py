@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from internet_cli.datasets.layout import scan_split
-from internet_cli.datasets.synth import write_dataset
+from internet_cli.clips.layout import scan_split
+from internet_cli.clips.synth import write_dataset
 from internet_cli.eval import metrics as M
 from internet_cli.eval.evaluate import CopySource, EvalOptions, RealFlow, RealFrames, evaluate, to_markdown
 
@@ -66,7 +66,7 @@ def test_copy_source_on_a_static_video_is_perfect(tmp_path):
 
 def test_streaming_matches_whole_video_metrics(synth_dir):
     """Batches of 1 and 4 give the figures computed on the whole clip at once (tails across batches)."""
-    from internet_cli.datasets.frames import FrameStore
+    from internet_cli.clips.frames import FrameStore
 
     (entry,) = scan_split(synth_dir, "test")
     frames = np.array(FrameStore(entry, SIZE).frames)

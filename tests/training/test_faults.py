@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from internet_cli.config import LossConfig, TrainConfig, preset
-from internet_cli.datasets.synth import write_dataset
+from internet_cli.clips.synth import write_dataset
 from internet_cli.training.checkpoints import list_checkpoints, load_latest
 from internet_cli.training.trainer import RunSpec, Trainer
 from tests.training.test_trainer import TRAIN

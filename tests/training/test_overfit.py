@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from internet_cli.config import LossConfig, TrainConfig, preset
-from internet_cli.datasets.frames import FrameStore
-from internet_cli.datasets.layout import scan_split
-from internet_cli.datasets.synth import write_dataset
+from internet_cli.clips.frames import FrameStore
+from internet_cli.clips.layout import scan_split
+from internet_cli.clips.synth import write_dataset
 from internet_cli.training.trainer import RunSpec, Trainer
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from internet_cli.datasets.synth import write_dataset
+from internet_cli.clips.synth import write_dataset
 
 TRAIN = ["--preset", "tiny", "--batch-size", "2", "--repeats", "4", "--workers", "0", "--epochs", "20",
          "--log-every", "1", "--loss", "perceptual=1"]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from internet_cli.datasets import flow as flow_mod
-from internet_cli.datasets.flow import dis_flow, dis_flow_pair
+from internet_cli.clips import flow as flow_mod
+from internet_cli.clips.flow import dis_flow, dis_flow_pair
 from internet_cli.losses.temporal import extrinsic_confidence
 from internet_cli.motion.geometry import backwarp
 

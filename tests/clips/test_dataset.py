@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from internet_cli.datasets import flow as flowmod
-from internet_cli.datasets.dataset import DataConfig, VideoPairDataset, colour_map, sample_t
-from internet_cli.datasets.frames import FrameStore
-from internet_cli.datasets.layout import scan_split, source_mtime_ns
+from internet_cli.clips import flow as flowmod
+from internet_cli.clips.dataset import DataConfig, VideoPairDataset, colour_map, sample_t
+from internet_cli.clips.frames import FrameStore
+from internet_cli.clips.layout import scan_split, source_mtime_ns
 from internet_cli.errors import InputError
 from tests.media import make_video
 
@@ -185,7 +185,7 @@ def test_jitter_is_identical_for_the_whole_sample(tmp_path):
 def test_gt_flow_aligns_the_driving_frame_with_the_previous(tmp_path):
     import cv2
 
-    synth = pytest.importorskip("internet_cli.datasets.synth")
+    synth = pytest.importorskip("internet_cli.clips.synth")
     from internet_cli.losses.temporal import valid_mask
     from internet_cli.motion.geometry import backwarp
 

@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from internet_cli.datasets.synth import SynthVideo, render_video, split_counts, video_seed, write_dataset
+from internet_cli.clips.synth import SynthVideo, render_video, split_counts, video_seed, write_dataset
 from internet_cli.errors import OutputError
 
 SIZE = 128
@@ -111,7 +111,7 @@ def test_mask_and_figure_size(videos):
 def test_works_without_scikit_image(monkeypatch):
     import sys
 
-    from internet_cli.datasets import synth as synth_mod
+    from internet_cli.clips import synth as synth_mod
 
     monkeypatch.setitem(sys.modules, "skimage", None)  # `import skimage.data` now fails
     monkeypatch.setitem(sys.modules, "skimage.data", None)

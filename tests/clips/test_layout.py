@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from internet_cli.datasets.layout import FRAME_FOLDER_FPS, frame_files, natural_key, scan_split, source_mtime_ns
+from internet_cli.clips.layout import FRAME_FOLDER_FPS, frame_files, natural_key, scan_split, source_mtime_ns
 from internet_cli.errors import InputError
 from tests.media import make_video
 

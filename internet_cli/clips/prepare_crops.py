@@ -1,6 +1,6 @@
 """`internet prepare RAW_DIR OUT_DIR`: raw videos -> the training layout, person-centred square crops.
 
-Every raw entry (a video file or a folder of frames, :mod:`internet_cli.datasets.layout`) is read once:
+Every raw entry (a video file or a folder of frames, :mod:`internet_cli.clips.layout`) is read once:
 the person is tracked (:func:`internet_cli.runtime.crop.track`, the same smoothed crop as
 ``internet animate --crop auto``) and each frame is written as a ``size x size`` crop into an
 H.264 MP4 under ``OUT_DIR/{train,test}/``.
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from internet_cli.datasets.layout import VideoEntry, frame_files, scan_split
+from internet_cli.clips.layout import VideoEntry, frame_files, scan_split
 from internet_cli.errors import InputError
 
 SPLITS = ("train", "test")

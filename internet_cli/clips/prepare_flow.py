@@ -6,7 +6,7 @@ Format (an uncompressed ``.npz``, beside the entry ``NAME.mp4`` or ``NAME/``):
   frame ``t`` (docs/design.md); ``flow[0]`` is zero.
 - ``flow_back`` ``(T, 2, S, S)`` float16: frame ``t`` -> ``t-1`` on frame ``t``'s grid; ``[0]`` zero.
 - ``size`` (int): ``S``. Flows are always stored on the square training frame grid (the
-  :class:`~internet_cli.datasets.frames.FrameStore` frames, ``to_square`` at ``S``) of the size they
+  :class:`~internet_cli.clips.frames.FrameStore` frames, ``to_square`` at ``S``) of the size they
   were computed at.
 - ``source_mtime_ns`` (int): the source's mtime when computed; a cache whose value differs
   from the source's current mtime is stale.
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from internet_cli.datasets import flow as flowmod
-from internet_cli.datasets.frames import FrameStore
-from internet_cli.datasets.layout import VideoEntry, scan_split, source_mtime_ns
+from internet_cli.clips import flow as flowmod
+from internet_cli.clips.frames import FrameStore
+from internet_cli.clips.layout import VideoEntry, scan_split, source_mtime_ns
 from internet_cli.errors import InputError, InternetError
 
 DIS_SUFFIX = ".dis.npz"

@@ -15,7 +15,7 @@ Frame counts (``VideoEntry.num_frames``): for MP4/MOV the container's sample tab
 the stream metadata is used unless it disagrees with ``duration * fps`` (then the frames are
 counted by decoding); other containers (WebM/MKV, AVI, GIF) often store no count or a wrong
 one, so their frames are counted by decoding (no RGB conversion; about 1 s per 1000 frames at
-512x512 on 2 cores). The frame cache (:class:`internet_cli.datasets.frames.FrameStore`) holds the
+512x512 on 2 cores). The frame cache (:class:`internet_cli.clips.frames.FrameStore`) holds the
 authoritative count of decoded frames. Frame folders count their image files and report
 ``FRAME_FOLDER_FPS``.
 """

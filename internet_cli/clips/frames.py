@@ -9,7 +9,7 @@
   Disk use: ``T * S * S * 3`` bytes per video and size (786 KiB per frame at 512, so a 10 s,
   30 fps video takes 236 MB; the 250K frames of the fashion set take ~197 GB at 512).
 - Reused while the file is at least as new as the source (mtime, see
-  :func:`~internet_cli.datasets.layout.source_mtime_ns`) and holds ``(T, S, S, 3)`` uint8 frames
+  :func:`~internet_cli.clips.layout.source_mtime_ns`) and holds ``(T, S, S, 3)`` uint8 frames
   (for a frame folder T must also equal its number of frames); otherwise rebuilt. A new file is
   stamped no older than the source's mtime read before decoding (a source dated in the future
   does not cause endless rebuilds; one edited during the build is stale at the next open).
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from internet_cli.datasets.layout import VideoEntry, frame_files, source_mtime_ns
+from internet_cli.clips.layout import VideoEntry, frame_files, source_mtime_ns
 from internet_cli.errors import InputError, OutputError
 
 CACHE_SUBDIR = Path(".cache") / "frames"

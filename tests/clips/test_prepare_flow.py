@@ -11,11 +11,11 @@ import typer
 from typer.testing import CliRunner
 
 from internet_cli.cli.prepare_flow import register
-from internet_cli.datasets import flow as flowmod
-from internet_cli.datasets.dataset import DataConfig, VideoPairDataset
-from internet_cli.datasets.frames import FrameStore
-from internet_cli.datasets.layout import scan_split
-from internet_cli.datasets.prepare_flow import load_npz_array, open_dis_cache, prepare_flow
+from internet_cli.clips import flow as flowmod
+from internet_cli.clips.dataset import DataConfig, VideoPairDataset
+from internet_cli.clips.frames import FrameStore
+from internet_cli.clips.layout import scan_split
+from internet_cli.clips.prepare_flow import load_npz_array, open_dis_cache, prepare_flow
 from internet_cli.errors import InputError
 from tests.media import make_video
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from internet_cli.datasets import frames as frames_mod
-from internet_cli.datasets.frames import FrameStore, default_cache_dir
-from internet_cli.datasets.layout import scan_split
+from internet_cli.clips import frames as frames_mod
+from internet_cli.clips.frames import FrameStore, default_cache_dir
+from internet_cli.clips.layout import scan_split
 from internet_cli.video.image import load_image, to_square
 from internet_cli.video.reader import iter_frames
 from tests.media import make_video

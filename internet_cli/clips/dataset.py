@@ -48,9 +48,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from internet_cli.datasets import flow as flowmod
-from internet_cli.datasets.frames import FrameStore
-from internet_cli.datasets.layout import VideoEntry, scan_split
+from internet_cli.clips import flow as flowmod
+from internet_cli.clips.frames import FrameStore
+from internet_cli.clips.layout import VideoEntry, scan_split
 from internet_cli.errors import InputError
 
 FLOW_MODES = ("dis", "gt", "none")
@@ -127,8 +127,8 @@ def gt_flow_cache(entry: VideoEntry, size: int, num_frames: int,
     once from the compressed ground truth, rebuilt when the ``.gt.npz`` is newer)."""
     import uuid
 
-    from internet_cli.datasets.frames import cache_path
-    from internet_cli.datasets.prepare_flow import load_npz_array
+    from internet_cli.clips.frames import cache_path
+    from internet_cli.clips.prepare_flow import load_npz_array
 
     src = entry.side_file(GT_SUFFIX)
     path = cache_path(entry, size, cache_dir).with_suffix(".gtflow.npy")
@@ -188,7 +188,7 @@ class VideoPairDataset(torch.utils.data.Dataset):
 
     ``length`` samples per epoch (default: the number of videos); sample ``i`` uses video
     ``i % n``. ``cache_dir``: the frame cache (default ``root/.cache/frames``, see
-    :mod:`internet_cli.datasets.frames`). ``dataset[i]`` returns a dict:
+    :mod:`internet_cli.clips.frames`). ``dataset[i]`` returns a dict:
 
     - ``source``, ``driving``, ``previous``: ``(3, S, S)`` float32 in [0, 1];
     - ``flow``: ``(2, S, S)`` float32 pixels, frame t-1's grid -> driving frame t;
@@ -251,7 +251,7 @@ class VideoPairDataset(torch.utils.data.Dataset):
 
     def _dis_cache(self, video: int, num_frames: int):
         if video not in self._dis:
-            from internet_cli.datasets.prepare_flow import open_dis_cache
+            from internet_cli.clips.prepare_flow import open_dis_cache
 
             cache = open_dis_cache(self.entries[video])
             ok = cache is not None and cache.size >= self.config.size and cache.flow.shape[0] == num_frames
