@@ -84,6 +84,7 @@ class Trainer:
         self.device = self.dist.device
         self.on_log = on_log
         torch.manual_seed(self.cfg.seed)  # identical initialisation on every rank
+        self.steps_before = 0  # training steps already in the --weights this run starts from
         self.model = self._initial_model().to(self.device)
         self.discriminator = build_discriminator(spec.loss)
         if self.discriminator is not None:
@@ -140,6 +141,7 @@ class Trainer:
             from internet_cli.checkpoint import load_weights
 
             weights = load_weights(self.spec.init_weights)
+            self.steps_before = int(weights.info.get("steps", 0)) + int(weights.info.get("steps_before", 0))
             if weights.config != self.spec.model:
                 self.spec.model = weights.config
             model = INTERnet(weights.config)
@@ -181,8 +183,8 @@ class Trainer:
         if not self.dist.is_main:
             return
         save_checkpoint(self.spec.run, self.step, self.state_dict(), self.cfg.keep_checkpoints)
-        info = {"steps": self.step, "epoch": self.epoch, "skipped_steps": self.skipped_steps,
-                **self.spec.describe()}
+        info = {"steps": self.step, "steps_before": self.steps_before, "epoch": self.epoch,
+                "skipped_steps": self.skipped_steps, **self.spec.describe()}
         save_weights(self.spec.run / "weights.safetensors", self.model, trained=self.step > 0, info=info)
 
     # ---- the loop ----------------------------------------------------------------------------

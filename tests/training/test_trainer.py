@@ -120,3 +120,24 @@ def test_progressive_training_at_a_lower_size(synth, tmp_path):
     assert out.shape[-1] == 32 and full.shape[-1] == 64
     r = train_cli("--data", str(synth), "--run-dir", str(tmp_path / "bad"), "--size", "40", *TRAIN)
     assert r.returncode == 2 and "--size" in r.stderr
+
+
+def test_fine_tuned_weights_count_the_steps_they_started_from(synth, tmp_path):
+    """Weights made with --weights record how many steps their starting weights had (the lineage total)."""
+    from internet_cli.checkpoint import load_weights
+    from internet_cli.config import LossConfig, TrainConfig, preset
+    from internet_cli.training.trainer import RunSpec, Trainer
+
+    def run(name: str, steps: int, start: Path | None) -> dict:
+        cfg = TrainConfig(image_size=32, batch_size=2, repeats=2, workers=0, max_steps=steps)
+        spec = RunSpec(data=synth, run=tmp_path / name, model=preset("tiny"), train=cfg, init_weights=start,
+                       loss=LossConfig(perceptual=0, adversarial=0, feature_matching=0))
+        Trainer(spec).fit()
+        return load_weights(tmp_path / name / "weights.safetensors").info
+
+    first = run("a", 1, None)
+    second = run("b", 2, tmp_path / "a" / "weights.safetensors")
+    third = run("c", 1, tmp_path / "b" / "weights.safetensors")
+    assert (first["steps"], first["steps_before"]) == (1, 0)
+    assert (second["steps"], second["steps_before"]) == (2, 1)
+    assert (third["steps"], third["steps_before"]) == (1, 3)
