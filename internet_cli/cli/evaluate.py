@@ -37,8 +37,9 @@ def evaluate(
     compare: Annotated[Path | None, typer.Option("--compare", help="Another weights file, scored in the same table.",
                                                  show_default=False)] = None,
     device: DeviceOption = "auto",
-    max_frames: Annotated[int | None, typer.Option("--max-frames", min=1, help="Score at most the first N frames "
-                                                   "of each video.", show_default=False)] = None,
+    max_frames: Annotated[int | None, typer.Option("--max-frames", min=2, help="Use at most the first N frames "
+                                                   "of each video (frame 0 is the source: at least 2).",
+                                                   show_default=False)] = None,
     max_videos: Annotated[int | None, typer.Option("--max-videos", min=1, help="Score at most the first N videos.",
                                                    show_default=False)] = None,
     split: Annotated[str, typer.Option("--split", help="Split folder to evaluate.")] = "test",

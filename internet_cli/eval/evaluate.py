@@ -2,7 +2,9 @@
 
 For every test video: the source is frame 0, the driving video is the whole clip (frames
 ``0 .. T-1``), and each method reconstructs every frame; outputs are compared with the real
-frames. Methods in one table:
+frames. The per-frame metrics score the driven frames ``1 .. T-1``: frame 0 is the source itself,
+which copy-source returns exactly (a PSNR at the 100 dB cap that would outweigh many real
+frames). The temporal metrics use the whole output clip. Methods in one table:
 
 - ``model``: the weights under test (:class:`ModelMethod`), relative motion (FOMM's convention;
   with the source being the first driving frame, relative and absolute motion coincide),
@@ -32,7 +34,7 @@ import numpy as np
 from internet_cli.eval import metrics as M
 
 REPORT_FORMAT = "internet-eval"
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: frame 0 (the source) is no longer scored by the per-frame metrics
 FLOW_PRESET = "medium"
 """DIS preset for the real-video flows (warping error) and the Interp-PSNR interpolation."""
 
@@ -277,8 +279,10 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
     for start in range(0, count, bs):
         end = min(start + bs, count)
         reals = np.array(store.frames[start:end])
-        if pose is not None:
-            pose.real(reals)
+        scored = slice(1 if start == 0 else 0, None)  # per-frame metrics skip frame 0, the source
+        any_scored = len(reals[scored]) > 0
+        if pose is not None and any_scored:
+            pose.real(reals[scored])
         ext_reals = np.concatenate([real_tail, reals])
         e0 = start - len(real_tail)  # global index of ext_reals[0]
         pair_ts = list(range(max(start, 1), end))
@@ -293,13 +297,14 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
             if outs.shape != reals.shape or outs.dtype != np.uint8:
                 raise RuntimeError(f"{m.key}: produced {outs.dtype} {outs.shape}, expected uint8 {reals.shape}")
             sc = scores[m.key]
-            if pose is not None:
-                pose.method(m.key, outs)
-            sc.add("l1", M.l1(outs, reals))
-            sc.add("psnr", M.psnr(outs, reals))
-            s_val, ms_val = M.ssim_and_ms_ssim(outs, reals)
-            sc.add("ssim", s_val)
-            sc.add("ms_ssim", ms_val)
+            if any_scored:
+                if pose is not None:
+                    pose.method(m.key, outs[scored])
+                sc.add("l1", M.l1(outs[scored], reals[scored]))
+                sc.add("psnr", M.psnr(outs[scored], reals[scored]))
+                s_val, ms_val = M.ssim_and_ms_ssim(outs[scored], reals[scored])
+                sc.add("ssim", s_val)
+                sc.add("ms_ssim", ms_val)
             ext = np.concatenate([out_tail[m.key], outs])
             assert start - len(out_tail[m.key]) == e0
             if pair_ts:
@@ -348,8 +353,8 @@ def evaluate(data: Path, methods: list[Method], size: int, opts: EvalOptions,
     """
     from internet_cli.clips.layout import scan_split
 
-    if opts.max_frames is not None and opts.max_frames < 1:
-        raise ValueError("max_frames must be at least 1")
+    if opts.max_frames is not None and opts.max_frames < 2:
+        raise ValueError("max_frames must be at least 2 (frame 0 is the source; scoring starts at frame 1)")
     entries = scan_split(data, opts.split)
     if opts.max_videos is not None:
         entries = entries[: max(0, opts.max_videos)]
@@ -378,7 +383,9 @@ def evaluate(data: Path, methods: list[Method], size: int, opts: EvalOptions,
             "data": str(data),
             "split": opts.split,
             "source": "frame 0 of each video",
-            "driving": "the whole clip, frames 0..T-1 (all scored, frame 0 included)",
+            "driving": "the whole clip, frames 0..T-1",
+            "scored": "per-frame metrics on frames 1..T-1 (frame 0 is the source); temporal metrics on the "
+                      "whole output clip",
             "motion": "relative" if opts.relative else "absolute",
             "adapt_scale": False,
             "size": size,

@@ -53,7 +53,7 @@ def test_copy_source_on_a_static_video_is_perfect(tmp_path):
     assert [v["name"] for v in report["videos"]] == ["static"]
     for key in ("copy-source", "real"):
         r = report["overall"][key]
-        assert r["frames"] == 6
+        assert r["frames"] == 5  # frames 1..5: frame 0 is the source
         assert r["l1"] == 0.0 and r["psnr"] == M.PSNR_CAP
         assert r["ssim"] == pytest.approx(1.0) and r["ms_ssim"] == pytest.approx(1.0)
         assert r["interp_psnr"] == M.PSNR_CAP  # the midpoint of two identical frames
@@ -76,9 +76,9 @@ def test_streaming_matches_whole_video_metrics(synth_dir):
     expected = {}
     for key, outs in (("copy-source", source), ("real", frames)):
         sums, counts = M.warping_errors(outs[:-1], outs[1:], flows[1:], visible[1:])
-        expected[key] = {
-            "l1": M.l1(outs, frames).mean(), "psnr": M.psnr(outs, frames).mean(),
-            "ssim": M.ssim(outs, frames).mean(), "ms_ssim": M.ms_ssim(outs, frames).mean(),
+        expected[key] = {  # per-frame metrics on frames 1.., temporal ones on the whole clip
+            "l1": M.l1(outs[1:], frames[1:]).mean(), "psnr": M.psnr(outs[1:], frames[1:]).mean(),
+            "ssim": M.ssim(outs[1:], frames[1:]).mean(), "ms_ssim": M.ms_ssim(outs[1:], frames[1:]).mean(),
             "interp_psnr": M.interp_psnr_video(outs, frames).mean(), "warp_error": (sums / counts).mean(),
         }
     for bs in (1, 4):
@@ -99,9 +99,11 @@ def test_max_frames_max_videos_and_markdown(tmp_path, synth_dir):
     (data / "test" / "other").symlink_to(data / "test" / "static", target_is_directory=True)
     report = evaluate(data, [CopySource()], SIZE, EvalOptions(max_frames=3, max_videos=1))
     assert len(report["videos"]) == 1 and report["videos"][0]["frames"] == 3
-    assert report["overall"]["copy-source"]["frames"] == 3
+    assert report["overall"]["copy-source"]["frames"] == 2
+    with pytest.raises(ValueError, match="at least 2"):
+        evaluate(data, [CopySource()], SIZE, EvalOptions(max_frames=1))
     md = to_markdown(report)
-    assert "| copy source | 3 |" in md and "Interp-PSNR (DIS midpoint)" in md and "lpips" in md
+    assert "| copy source | 2 |" in md and "Interp-PSNR (DIS midpoint)" in md and "lpips" in md
 
 
 def test_ground_truth_flow_is_resampled_to_the_evaluation_size(synth_dir):
@@ -144,7 +146,7 @@ def test_cli_end_to_end(tmp_path, synth_dir):
     for scores in (report["overall"], video["methods"]):
         assert set(scores) == {"model", "compare", "copy-source", "real"}
         for key, vals in scores.items():
-            assert vals["frames"] == 6
+            assert vals["frames"] == 5  # frames 1..5 scored
             for metric in ("l1", "psnr", "ssim", "ms_ssim", "interp_psnr", "warp_error"):
                 assert isinstance(vals[metric], float), (key, metric)
             assert vals["lpips"] is None and vals["fid"] is None
