@@ -279,10 +279,10 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
     for start in range(0, count, bs):
         end = min(start + bs, count)
         reals = np.array(store.frames[start:end])
-        scored = slice(1 if start == 0 else 0, None)  # per-frame metrics skip frame 0, the source
-        any_scored = len(reals[scored]) > 0
-        if pose is not None and any_scored:
-            pose.real(reals[scored])
+        first = 1 if start == 0 else 0  # the per-frame metrics skip frame 0, the source
+        scored_reals = reals[first:]
+        if pose is not None and len(scored_reals):
+            pose.real(scored_reals)
         ext_reals = np.concatenate([real_tail, reals])
         e0 = start - len(real_tail)  # global index of ext_reals[0]
         pair_ts = list(range(max(start, 1), end))
@@ -297,12 +297,13 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
             if outs.shape != reals.shape or outs.dtype != np.uint8:
                 raise RuntimeError(f"{m.key}: produced {outs.dtype} {outs.shape}, expected uint8 {reals.shape}")
             sc = scores[m.key]
-            if any_scored:
+            if len(scored_reals):
+                scored = outs[first:]
                 if pose is not None:
-                    pose.method(m.key, outs[scored])
-                sc.add("l1", M.l1(outs[scored], reals[scored]))
-                sc.add("psnr", M.psnr(outs[scored], reals[scored]))
-                s_val, ms_val = M.ssim_and_ms_ssim(outs[scored], reals[scored])
+                    pose.method(m.key, scored)
+                sc.add("l1", M.l1(scored, scored_reals))
+                sc.add("psnr", M.psnr(scored, scored_reals))
+                s_val, ms_val = M.ssim_and_ms_ssim(scored, scored_reals)
                 sc.add("ssim", s_val)
                 sc.add("ms_ssim", ms_val)
             ext = np.concatenate([out_tail[m.key], outs])
