@@ -7,14 +7,15 @@ source.png: the first frame of one synthetic dancer; driving.mp4: another dancer
 
 Relative motion (the default of `internet animate`, as in FOMM) moves the source by the driving
 motion since the driving video's first frame, so it expects that frame to stand roughly as the
-source does. The driving seed is therefore the first seed from 90002 whose first-frame arm angles
-(shoulder and elbow, both sides) are within 20 degrees of the source's and whose arms each swing
-through more than 90 degrees in the 3 s. (90002, used before, started with one arm raised to the
-side, so the output could never raise it.)
+source does. `driving_seed` therefore takes the first seed from 90002 whose first-frame arm angles
+(shoulder and elbow, both sides) are within 20 degrees of the source's and whose shoulders each
+swing through more than 90 degrees in the 3 s: 90183. (90002, used before, started with one arm
+raised to the side, so the output could never raise it.)
 """
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -23,13 +24,30 @@ import av
 import numpy as np
 from PIL import Image
 
-from internet_cli.clips.synth import render_video
+from internet_cli.clips.synth import _Scene, render_video
 from internet_cli.video.writer import VideoWriter
 
 HERE = Path(__file__).resolve().parent
 # Training and held-out videos use the hashed seeds of internet_cli.clips.synth.video_seed (all
-# above 3e8 for the data sets on the model card), so these two dancers are in neither.
-SOURCE_SEED, DRIVING_SEED = 90001, 90183
+# above 3e8 for the data sets on the model card), so seeds from 90001 are in neither.
+SOURCE_SEED = 90001
+FRAMES, FPS = 90, 30
+
+
+def arm_angles(seed: int, frames: int) -> np.ndarray:
+    """``(frames, 4)`` degrees: shoulder and elbow of one side, then of the other, per frame."""
+    m = _Scene(seed, frames, 512, FPS).motion
+    joints = (m.abd[-1], m.elbow[-1], m.abd[1], m.elbow[1])
+    return np.degrees([[joint(t / FPS) for joint in joints] for t in range(frames)])
+
+
+def driving_seed(source_seed: int) -> int:
+    """The first seed from 90002 that starts posed as the source and swings both arms (docstring)."""
+    start = arm_angles(source_seed, 1)[0]
+    for seed in itertools.count(90002):
+        a = arm_angles(seed, FRAMES)
+        if np.abs(a[0] - start).max() < 20 and (np.ptp(a[:, [0, 2]], axis=0) > 90).all():
+            return seed
 
 
 def beat(path: Path, seconds: float, rate: int = 44100) -> Path:
@@ -50,13 +68,14 @@ def beat(path: Path, seconds: float, rate: int = 44100) -> Path:
 
 def main() -> None:
     Image.fromarray(render_video(SOURCE_SEED, frames=1, size=512).frames[0]).save(HERE / "source.png")
-    video = render_video(DRIVING_SEED, frames=90, size=512)
+    seed = driving_seed(SOURCE_SEED)
+    video = render_video(seed, frames=FRAMES, size=512, fps=FPS)
     with tempfile.TemporaryDirectory() as tmp:
-        audio = beat(Path(tmp) / "beat.m4a", seconds=3.0)
-        with VideoWriter(HERE / "driving.mp4", fps=30, size=512, crf=23, audio_from=audio, overwrite=True) as w:
+        audio = beat(Path(tmp) / "beat.m4a", seconds=FRAMES / FPS)
+        with VideoWriter(HERE / "driving.mp4", fps=FPS, size=512, crf=23, audio_from=audio, overwrite=True) as w:
             for frame in video.frames:
                 w.write(frame)
-    print(f"wrote {HERE / 'source.png'} and {HERE / 'driving.mp4'}")
+    print(f"wrote {HERE / 'source.png'} and {HERE / 'driving.mp4'} (driving seed {seed})")
 
 
 if __name__ == "__main__":
