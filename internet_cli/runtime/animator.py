@@ -16,8 +16,11 @@ from internet_cli.model import DrivingReference, INTERnet, SourceState
 
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """``(B, H, W, 3)`` uint8 -> ``(B, 3, H, W)`` float in [0, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    """``(B, H, W, 3)`` uint8 -> ``(B, 3, H, W)`` float in [0, 1].
+
+    Read-only arrays (``np.asarray`` of a PIL image, decoded buffers) are copied: torch warns on
+    wrapping memory it could write to."""
+    t = torch.from_numpy(np.require(images, requirements=("C", "W"))).to(device)
     return t.permute(0, 3, 1, 2).float().div_(255.0)
 
 
