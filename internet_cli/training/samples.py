@@ -1,4 +1,4 @@
-"""Sample grids for TensorBoard: source | driving | output | confidence map | anchors."""
+"""Sample grids for TensorBoard: source | driving | output | confidence map | anchors | motion regions."""
 
 from __future__ import annotations
 
@@ -29,8 +29,23 @@ def draw_anchors(image: np.ndarray, anchors: np.ndarray, radius: int = 3) -> np.
     return out
 
 
+#: Colour of the still-background transform (index 0 of the composition weights).
+BACKGROUND = np.array([64, 64, 64], np.uint8)
+
+
+def motion_regions(weights: torch.Tensor, size: int) -> np.ndarray:
+    """Composition weights ``(n+1, h, w)`` -> ``(size, size, 3)`` uint8: each pixel in the colour of
+    the local transform that dominates it (the anchor's dot colour; dark grey for the background),
+    as the paper's Fig. 8 draws the motion field. A body part no anchor owns shows up at once."""
+    w = F.interpolate(weights[None].detach().float(), size=(size, size), mode="bilinear", align_corners=True)[0]
+    n = w.shape[0] - 1
+    palette = np.concatenate([BACKGROUND[None], _COLOURS[np.arange(n) % len(_COLOURS)]])
+    return palette[w.argmax(0).cpu().numpy()]
+
+
 def sample_grid(batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor], rows: int = 4) -> np.ndarray:
-    """One row per sample: source | driving | output | confidence M^0 | driving with anchors."""
+    """One row per sample: source | driving | output | confidence M^0 | driving with anchors |
+    motion regions (which anchor's transform moves each pixel)."""
     lines = []
     size = batch["driving"].shape[-1]
     for i in range(min(rows, batch["driving"].shape[0])):
@@ -40,5 +55,6 @@ def sample_grid(batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor], ro
         lines.append(np.concatenate([
             _rgb(batch["source"][i]), driving, _rgb(out["prediction"][i]), _rgb(conf),
             draw_anchors(driving, out["kp_driving"][i].detach().float().cpu().numpy()),
+            motion_regions(out["weights"][i], size),
         ], axis=1))
     return np.concatenate(lines, axis=0)
