@@ -24,7 +24,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from internet_cli.clips.synth import _Scene, render_video
+from internet_cli.clips.synth import arm_angles, render_video
 from internet_cli.video.writer import VideoWriter
 
 HERE = Path(__file__).resolve().parent
@@ -34,18 +34,11 @@ SOURCE_SEED = 90001
 FRAMES, FPS = 90, 30
 
 
-def arm_angles(seed: int, frames: int) -> np.ndarray:
-    """``(frames, 4)`` degrees: shoulder and elbow of one side, then of the other, per frame."""
-    m = _Scene(seed, frames, 512, FPS).motion
-    joints = (m.abd[-1], m.elbow[-1], m.abd[1], m.elbow[1])
-    return np.degrees([[joint(t / FPS) for joint in joints] for t in range(frames)])
-
-
 def driving_seed(source_seed: int) -> int:
     """The first seed from 90002 that starts posed as the source and swings both arms (docstring)."""
-    start = arm_angles(source_seed, 1)[0]
+    start = arm_angles(source_seed, 1, FPS)[0]
     for seed in itertools.count(90002):
-        a = arm_angles(seed, FRAMES)
+        a = arm_angles(seed, FRAMES, FPS)
         if np.abs(a[0] - start).max() < 20 and (np.ptp(a[:, [0, 2]], axis=0) > 90).all():
             return seed
 

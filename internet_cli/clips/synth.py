@@ -917,6 +917,14 @@ def render_video(seed: int, frames: int, size: int, fps: int = 30) -> SynthVideo
     return out
 
 
+def arm_angles(seed: int, frames: int, fps: int = 30) -> np.ndarray:
+    """``(frames, 4)`` degrees: shoulder and elbow of one side, then of the other, in each frame of
+    ``render_video(seed, frames, fps=fps)`` (the motion alone, nothing is rendered)."""
+    m = _Scene(seed, frames, 64, fps).motion  # the motion does not depend on the frame size
+    joints = (m.abd[-1], m.elbow[-1], m.abd[1], m.elbow[1])
+    return np.degrees([[joint(t / fps) for joint in joints] for t in range(frames)])
+
+
 def video_seed(seed: int, index: int) -> int:
     """The per-video seed used by :func:`write_dataset` for video number ``index``."""
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, np.uint32)[0])

@@ -16,15 +16,19 @@ def _rgb(x: torch.Tensor) -> np.ndarray:
     return (x.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
+def anchor_colours(n: int) -> np.ndarray:
+    """``(n, 3)`` uint8: the colour of each anchor, the same in every panel."""
+    return _COLOURS[np.arange(n) % len(_COLOURS)]
+
+
 def draw_anchors(image: np.ndarray, anchors: np.ndarray, radius: int = 3) -> np.ndarray:
     """Anchors ``(n, 2)`` in normalised coordinates drawn as coloured dots."""
     import cv2
 
     out = image.copy()
     h, w = out.shape[:2]
-    for i, (x, y) in enumerate(anchors):
+    for (x, y), colour in zip(anchors, anchor_colours(len(anchors)).tolist()):
         centre = (int(round((x + 1) / 2 * (w - 1))), int(round((y + 1) / 2 * (h - 1))))
-        colour = tuple(int(c) for c in _COLOURS[i % len(_COLOURS)])
         cv2.circle(out, centre, radius, colour, thickness=-1, lineType=cv2.LINE_AA)
     return out
 
@@ -39,7 +43,7 @@ def motion_regions(weights: torch.Tensor, size: int) -> np.ndarray:
     as the paper's Fig. 8 draws the motion field. A body part no anchor owns shows up at once."""
     w = F.interpolate(weights[None].detach().float(), size=(size, size), mode="bilinear", align_corners=True)[0]
     n = w.shape[0] - 1
-    palette = np.concatenate([BACKGROUND[None], _COLOURS[np.arange(n) % len(_COLOURS)]])
+    palette = np.concatenate([BACKGROUND[None], anchor_colours(n)])
     return palette[w.argmax(0).cpu().numpy()]
 
 

@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from internet_cli.clips.synth import SynthVideo, render_video, split_counts, video_seed, write_dataset
+from internet_cli.clips.synth import SynthVideo, arm_angles, render_video, split_counts, video_seed, write_dataset
 from internet_cli.errors import OutputError
 
 SIZE = 128
@@ -206,3 +206,14 @@ def test_speed_report():
         render_video(11, frames, size)
         dt = (time.perf_counter() - t0) / frames
         print(f"synth: {dt * 1000:.1f} ms per {size}x{size} frame (with ground truth)")
+
+
+def test_arm_angles_are_the_clip_motion_and_do_not_depend_on_its_length():
+    """examples/make_examples.py compares the source's first frame (a 1-frame clip) with the first
+    frame of 90-frame driving clips: that needs the motion of a frame not to depend on the length."""
+    long = arm_angles(90001, 90)
+    assert long.shape == (90, 4)
+    np.testing.assert_allclose(arm_angles(90001, 1)[0], long[0])
+    np.testing.assert_allclose(arm_angles(90001, 30), long[:30])
+    assert (np.ptp(long, axis=0) > 1).all()  # every joint moves over 3 s
+    assert not np.allclose(arm_angles(90002, 90), long)
