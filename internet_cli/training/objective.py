@@ -1,7 +1,7 @@
 """The training objective as two modules, each wrapped whole by DDP.
 
 ``GeneratorObjective.forward(batch)`` runs the model and every generator-side term (perceptual,
-style, adversarial, feature matching, equivariance, temporal) in one forward, so DDP sees each
+style, adversarial, feature matching, equivariance, warp, temporal) in one forward, so DDP sees each
 parameter used exactly once per step. ``DiscriminatorObjective`` is the pix2pixHD discriminator
 step. Every term is returned by name, already multiplied by its weight; a weight of 0 skips it.
 """
@@ -17,6 +17,7 @@ from internet_cli.losses.adversarial import discriminator_loss, feature_matching
 from internet_cli.losses.equivariance import TPS, equivariance_losses
 from internet_cli.losses.perceptual import PerceptualStyleLoss
 from internet_cli.losses.temporal import temporal_loss
+from internet_cli.losses.warp import warped_source_loss
 from internet_cli.model import INTERnet
 
 
@@ -69,6 +70,8 @@ class GeneratorObjective(nn.Module):
                 losses["equivariance_value"] = cfg.equivariance_value * eq["equivariance_value"]
             if cfg.equivariance_jacobian > 0:
                 losses["equivariance_jacobian"] = cfg.equivariance_jacobian * eq["equivariance_jacobian"]
+        if cfg.warp > 0:
+            losses["warp"] = cfg.warp * warped_source_loss(source, driving, out["field"])
         if cfg.temporal > 0 and cfg.temporal_mode != "none":
             losses["temporal"] = cfg.temporal * temporal_loss(
                 cfg.temporal_mode, pred, batch["previous"], batch["flow"],
