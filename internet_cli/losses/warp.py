@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import torch
 
-from internet_cli.motion.geometry import resize, resize_field, warp
+from internet_cli.motion.geometry import resize, warp
 
 
 def warped_source_loss(source: torch.Tensor, driving: torch.Tensor, field: torch.Tensor,
                        scales: tuple[float, ...] = (1.0, 0.5, 0.25)) -> torch.Tensor:
     """``source``, ``driving`` ``(B, 3, S, S)``; ``field`` ``(B, h, w, 2)`` (Stage I's ``F^0``,
     sampling coordinates in the source). Compared at ``h * s`` for each scale ``s``."""
-    h = field.shape[1]
     total = source.new_zeros(())
     for s in scales:
-        size = max(1, round(h * s))
-        src, drv = resize(source, size), resize(driving, size)
-        total = total + (warp(src, resize_field(field, size, size)) - drv).abs().mean()
+        size = max(1, round(field.shape[1] * s))
+        # warp() resizes the field to the image it samples.
+        total = total + (warp(resize(source, size), field) - resize(driving, size)).abs().mean()
     return total / len(scales)

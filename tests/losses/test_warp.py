@@ -1,7 +1,12 @@
+import dataclasses
+
 import torch
 
+from internet_cli.config import LossConfig, preset
 from internet_cli.losses.warp import warped_source_loss
-from internet_cli.motion.geometry import make_coordinate_grid
+from internet_cli.model import INTERnet
+from internet_cli.motion.geometry import make_coordinate_grid, resize
+from internet_cli.training.objective import GeneratorObjective
 
 S = 32
 
@@ -46,16 +51,15 @@ def test_field_at_base_resolution_compares_downsampled_frames():
     src, drv = _blob(-0.2), _blob(0.2)
     big_src = torch.nn.functional.interpolate(src, scale_factor=4, mode="bilinear", align_corners=True)
     big_drv = torch.nn.functional.interpolate(drv, scale_factor=4, mode="bilinear", align_corners=True)
-    field = _shifted_field(torch.tensor(0.4))
-    assert warped_source_loss(big_src, big_drv, field) < 0.1 * warped_source_loss(
+    for dx in (0.0, 0.4):
+        field = _shifted_field(torch.tensor(dx))
+        torch.testing.assert_close(warped_source_loss(big_src, big_drv, field),
+                                   warped_source_loss(resize(big_src, S), resize(big_drv, S), field))
+    assert warped_source_loss(big_src, big_drv, _shifted_field(torch.tensor(0.4))) < 0.1 * warped_source_loss(
         big_src, big_drv, _shifted_field(torch.tensor(0.0)))
 
 
 def test_objective_adds_the_term_only_when_weighted_and_it_trains_stage_one_alone():
-    from internet_cli.config import LossConfig, preset
-    from internet_cli.model import INTERnet
-    from internet_cli.training.objective import GeneratorObjective
-
     torch.manual_seed(0)
     model = INTERnet(preset("tiny"))
     size = model.config.image_size
@@ -64,8 +68,6 @@ def test_objective_adds_the_term_only_when_weighted_and_it_trains_stage_one_alon
                      equivariance_jacobian=0, temporal_mode="none")
     losses, _ = GeneratorObjective(model, None, None, off)(batch)
     assert "warp" not in losses
-
-    import dataclasses
 
     losses, _ = GeneratorObjective(model, None, None, dataclasses.replace(off, warp=5.0))(batch)
     assert set(losses) == {"warp"}
