@@ -122,6 +122,8 @@ class LossConfig:
     temporal: float = 10.0  # lambda_reg, eq. 1
     temporal_mode: str = "intrinsic"  # none (a) | extrinsic (b) | intrinsic (c), the paper's ablation
     warp: float = 0.0  # not in the paper: L1 of the source warped by Stage I alone (losses/warp.py)
+    mirror: float = 0.0  # not in the paper: anchor b learns to mirror anchor a (losses/mirror.py)
+    mirror_pairs: tuple[int, ...] = ()  # (a, b, c, d, ...): the (teacher, student) pairs (a, b), (c, d)
     perceptual_scales: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)
     discriminator_scales: int = 2  # N_D
     discriminator_channels: int = 64

@@ -33,12 +33,16 @@ def train(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     vgg_weights: Annotated[Path | None, typer.Option("--vgg-weights", help="torchvision-format VGG-19 ImageNet weights.")] = None,
     loss_weight: Annotated[list[str] | None, typer.Option("--loss", help="Override a loss weight: NAME=VALUE (repeatable).")] = None,
+    mirror: Annotated[list[str] | None, typer.Option(
+        "--mirror", help="Mirror pair TEACHER:STUDENT (repeatable): anchor STUDENT learns to be the left-right "
+        "mirror image of anchor TEACHER; weight it with --loss mirror=W (docs/training.md).")] = None,
     device: DeviceOption = "auto",
 ) -> None:
     """Train INTERnet. Multi-GPU: `torchrun --nproc_per_node 8 -m internet_cli train ...`."""
     import dataclasses
 
     from internet_cli.config import LossConfig, TrainConfig, preset
+    from internet_cli.losses.mirror import mirror_pairs
     from internet_cli.devices import configure_torch_threads
     from internet_cli.training.checkpoints import list_checkpoints
     from internet_cli.training.trainer import RunSpec, Trainer
@@ -46,7 +50,9 @@ def train(
     try:
         model_cfg = preset(preset_name)
         overrides = dict(_parse_override(s) for s in loss_weight or [])
+        overrides["mirror_pairs"] = tuple(i for s in mirror or [] for i in _parse_pair(s))
         loss = dataclasses.replace(LossConfig(), temporal_mode=temporal, **overrides)
+        mirror_pairs(loss.mirror, loss.mirror_pairs, model_cfg.motion.num_anchors)
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
     if list_checkpoints(run) and not resume:
@@ -96,6 +102,13 @@ def _parse_override(text: str) -> tuple[str, float]:
     if not sep or name not in names:
         raise ValueError(f"--loss takes NAME=VALUE with NAME one of {', '.join(sorted(names))}; got {text!r}")
     return name, float(value)
+
+
+def _parse_pair(text: str) -> tuple[int, int]:
+    a, sep, b = text.partition(":")
+    if not (sep and a.strip().isdigit() and b.strip().isdigit()):
+        raise ValueError(f"--mirror takes TEACHER:STUDENT, two anchor numbers; got {text!r}")
+    return int(a), int(b)
 
 
 def register(app: typer.Typer) -> None:

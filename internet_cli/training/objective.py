@@ -1,7 +1,7 @@
 """The training objective as two modules, each wrapped whole by DDP.
 
 ``GeneratorObjective.forward(batch)`` runs the model and every generator-side term (perceptual,
-style, adversarial, feature matching, equivariance, warp, temporal) in one forward, so DDP sees each
+style, adversarial, feature matching, equivariance, warp, mirror, temporal) in one forward, so DDP sees each
 parameter used exactly once per step. ``DiscriminatorObjective`` is the pix2pixHD discriminator
 step. Every term is returned by name, already multiplied by its weight; a weight of 0 skips it.
 """
@@ -15,6 +15,7 @@ from internet_cli.config import LossConfig
 from internet_cli.generation.discriminator import MultiScaleDiscriminator
 from internet_cli.losses.adversarial import discriminator_loss, feature_matching_loss, generator_loss
 from internet_cli.losses.equivariance import TPS, equivariance_losses
+from internet_cli.losses.mirror import mirror_loss, mirror_pairs
 from internet_cli.losses.perceptual import PerceptualStyleLoss
 from internet_cli.losses.temporal import temporal_loss
 from internet_cli.losses.warp import warped_source_loss
@@ -42,6 +43,7 @@ class GeneratorObjective(nn.Module):
                                 scales=cfg.perceptual_scales)
             if vgg is not None and (cfg.perceptual > 0 or cfg.style > 0) else None
         )
+        self.mirror_pairs = mirror_pairs(cfg.mirror, cfg.mirror_pairs, model.config.motion.num_anchors)
         # Not a registered submodule: its parameters belong to the discriminator's own DDP.
         self._discriminator = [discriminator]
 
@@ -72,6 +74,9 @@ class GeneratorObjective(nn.Module):
                 losses["equivariance_jacobian"] = cfg.equivariance_jacobian * eq["equivariance_jacobian"]
         if cfg.warp > 0:
             losses["warp"] = cfg.warp * warped_source_loss(source, driving, out["field"])
+        if cfg.mirror > 0:
+            losses["mirror"] = cfg.mirror * mirror_loss(self.model.detector, driving, out["kp_driving"],
+                                                        out["jac_driving"], self.mirror_pairs)
         if cfg.temporal > 0 and cfg.temporal_mode != "none":
             losses["temporal"] = cfg.temporal * temporal_loss(
                 cfg.temporal_mode, pred, batch["previous"], batch["flow"],
