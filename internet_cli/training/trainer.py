@@ -199,7 +199,7 @@ class Trainer:
         sampler = _SkipSampler(self.sampler, self.batch_in_epoch * self.cfg.batch_size)
         return DataLoader(self.dataset, batch_size=self.cfg.batch_size, sampler=sampler, drop_last=True,
                           num_workers=self.cfg.workers, pin_memory=self.device.type == "cuda",
-                          persistent_workers=False)
+                          persistent_workers=False, worker_init_fn=_ignore_sigterm)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         torch.manual_seed(_step_seed(self.cfg.seed, self.step, self.dist.rank))
@@ -336,6 +336,13 @@ def _catch_sigterm(trainer: Trainer):
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:
         return None
+
+
+def _ignore_sigterm(worker_id: int) -> None:
+    """DataLoader workers ignore SIGTERM. A scheduler or ``kill -- -PGID`` signals the whole process
+    group; a worker killed by it would make the loader raise before the main process could save.
+    The main process stops them itself when it returns from ``fit``."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _tensorboard(run: Path):

@@ -114,3 +114,33 @@ def test_sigterm_finishes_the_step_and_saves(synth, tmp_path):
     assert load_weights(run / "weights.safetensors").info["steps"] == state["step"]
     leftovers = [p.name for p in run.rglob("*") if "partial" in p.name]
     assert leftovers == []
+
+
+def _group(pgid: int) -> list[str]:
+    return subprocess.run(["ps", "-o", "pid=", "-g", str(pgid)], capture_output=True, text=True).stdout.split()
+
+
+def test_sigterm_to_the_whole_process_group_with_loader_workers_still_saves(synth, tmp_path):
+    """``kill -- -PGID`` (a scheduler, a shell job) reaches the DataLoader workers too: the run
+    still ends by saving, not with "DataLoader worker is killed by signal"."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "internet_cli", "train", "--data", str(synth), "--run-dir", str(run),
+           "--max-steps", "500", "--checkpoint-every", "1000", *TRAIN,
+           "--workers", "1", "--repeats", "100"]  # the last ones count; a long epoch keeps the worker busy
+    env = {**os.environ, "INTERNET_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("step ") and int(line.split()[1].split("/")[0]) >= 2:
+            break
+        assert time.time() < deadline
+    while len(_group(proc.pid)) < 2:  # a loader worker is alive
+        assert time.time() < deadline
+    os.killpg(proc.pid, signal.SIGTERM)
+    rest = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 143, rest
+    assert "stopped by SIGTERM" in rest and "internal error" not in rest
+    assert load_latest(run) is not None
