@@ -5,11 +5,12 @@ import sys
 import pytest
 import torch
 
-from internet_cli.config import LossConfig, preset
+from internet_cli.config import preset
 from internet_cli.losses.mirror import mirror_loss, mirror_pairs
 from internet_cli.model import INTERnet
 from internet_cli.motion.geometry import make_coordinate_grid
 from internet_cli.training.objective import GeneratorObjective
+from tests.losses.objective_setup import ALL_OFF, tiny_model_and_batch
 
 S = 48
 SHEAR = 0.3
@@ -92,12 +93,8 @@ def test_pairs_are_checked():
 
 
 def test_objective_adds_the_term_only_when_weighted():
-    torch.manual_seed(0)
-    model = INTERnet(preset("tiny"))
-    size = model.config.image_size
-    batch = {"source": torch.rand(2, 3, size, size), "driving": torch.rand(2, 3, size, size)}
-    off = LossConfig(perceptual=0, adversarial=0, feature_matching=0, equivariance_value=0,
-                     equivariance_jacobian=0, temporal_mode="none", mirror_pairs=(0, 1))
+    model, batch = tiny_model_and_batch()
+    off = dataclasses.replace(ALL_OFF, mirror_pairs=(0, 1))
     losses, _ = GeneratorObjective(model, None, None, off)(batch)
     assert "mirror" not in losses
     losses, _ = GeneratorObjective(model, None, None, dataclasses.replace(off, mirror=10.0))(batch)

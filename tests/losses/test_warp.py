@@ -2,11 +2,10 @@ import dataclasses
 
 import torch
 
-from internet_cli.config import LossConfig, preset
 from internet_cli.losses.warp import warped_source_loss
-from internet_cli.model import INTERnet
 from internet_cli.motion.geometry import make_coordinate_grid, resize
 from internet_cli.training.objective import GeneratorObjective
+from tests.losses.objective_setup import ALL_OFF, tiny_model_and_batch
 
 S = 32
 
@@ -60,12 +59,8 @@ def test_field_at_base_resolution_compares_downsampled_frames():
 
 
 def test_objective_adds_the_term_only_when_weighted_and_it_trains_stage_one_alone():
-    torch.manual_seed(0)
-    model = INTERnet(preset("tiny"))
-    size = model.config.image_size
-    batch = {"source": torch.rand(2, 3, size, size), "driving": torch.rand(2, 3, size, size)}
-    off = LossConfig(perceptual=0, adversarial=0, feature_matching=0, equivariance_value=0,
-                     equivariance_jacobian=0, temporal_mode="none")
+    model, batch = tiny_model_and_batch()
+    off = ALL_OFF
     losses, _ = GeneratorObjective(model, None, None, off)(batch)
     assert "warp" not in losses
 
