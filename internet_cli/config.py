@@ -124,6 +124,8 @@ class LossConfig:
     warp: float = 0.0  # not in the paper: L1 of the source warped by Stage I alone (losses/warp.py)
     mirror: float = 0.0  # not in the paper: anchor b learns to mirror anchor a (losses/mirror.py)
     mirror_pairs: tuple[int, ...] = ()  # (a, b, c, d, ...): the (teacher, student) pairs (a, b), (c, d)
+    ownership: float = 0.0  # not in the paper: each anchor owns >= a floor at its centre (losses/ownership.py)
+    ownership_floor: float = 0.25  # that floor, a composition weight in (0, 1)
     perceptual_scales: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)
     discriminator_scales: int = 2  # N_D
     discriminator_channels: int = 64
@@ -135,6 +137,8 @@ class LossConfig:
     def __post_init__(self) -> None:
         if self.temporal_mode not in ("none", "extrinsic", "intrinsic"):
             raise ValueError(f"temporal_mode must be none, extrinsic or intrinsic, got {self.temporal_mode!r}")
+        if not 0.0 < self.ownership_floor < 1.0:
+            raise ValueError(f"ownership_floor must be in (0, 1), got {self.ownership_floor}")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The training objective as two modules, each wrapped whole by DDP.
 
 ``GeneratorObjective.forward(batch)`` runs the model and every generator-side term (perceptual,
-style, adversarial, feature matching, equivariance, warp, mirror, temporal) in one forward, so DDP sees each
+style, adversarial, feature matching, equivariance, warp, mirror, ownership, temporal) in one forward, so DDP sees each
 parameter used exactly once per step. ``DiscriminatorObjective`` is the pix2pixHD discriminator
 step. Every term is returned by name, already multiplied by its weight; a weight of 0 skips it.
 """
@@ -16,6 +16,7 @@ from internet_cli.generation.discriminator import MultiScaleDiscriminator
 from internet_cli.losses.adversarial import discriminator_loss, feature_matching_loss, generator_loss
 from internet_cli.losses.equivariance import TPS, equivariance_losses
 from internet_cli.losses.mirror import mirror_loss, mirror_pairs
+from internet_cli.losses.ownership import ownership_loss
 from internet_cli.losses.perceptual import PerceptualStyleLoss
 from internet_cli.losses.temporal import temporal_loss
 from internet_cli.losses.warp import warped_source_loss
@@ -77,6 +78,9 @@ class GeneratorObjective(nn.Module):
         if cfg.mirror > 0:
             losses["mirror"] = cfg.mirror * mirror_loss(self.model.detector, driving, out["kp_driving"],
                                                         out["jac_driving"], self.mirror_pairs)
+        if cfg.ownership > 0:
+            losses["ownership"] = cfg.ownership * ownership_loss(
+                out["weights"], out["kp_driving"], self.model.config.motion.gaussian_variance, cfg.ownership_floor)
         if cfg.temporal > 0 and cfg.temporal_mode != "none":
             losses["temporal"] = cfg.temporal * temporal_loss(
                 cfg.temporal_mode, pred, batch["previous"], batch["flow"],
