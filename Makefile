@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# --crop none: the examples are whole synthetic frames, framed as the training clips are, so
+# the person crop would only move the frame under the dancer (weights/README.md, "make demo").
 demo: venv
 	@mkdir -p $(DEMO_OUT)
 	@if [ -f "$(WEIGHTS)" ]; then w="$(WEIGHTS)"; else \
@@ -24,7 +26,7 @@ demo: venv
 	  w="$(DEMO_OUT)/untrained.safetensors"; \
 	  $(VENV)/bin/internet init paper-512 -o "$$w" --overwrite; fi; \
 	$(VENV)/bin/internet animate examples/source.png examples/driving.mp4 -o $(DEMO_OUT)/demo.mp4 \
-	  --weights "$$w" --overwrite --side-by-side && \
+	  --weights "$$w" --overwrite --side-by-side --crop none && \
 	echo "Demo video: $(abspath $(DEMO_OUT))/demo.mp4 (source | driving | output)"
 
 test: venv
