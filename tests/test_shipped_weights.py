@@ -29,9 +29,9 @@ def test_the_card_describes_the_shipped_file():
 
 def test_driving_with_the_source_itself_gives_back_the_source():
     """Self-reconstruction of the example source at 512: a trained model returns it almost exactly
-    (L1 0.0005 for the shipped weights, 0.0006 for the 22918-step ones before them, 0.0003 for the 15571-step ones, 0.0004 for the
-    9081-step ones, 0.0002 for the 4081-step ones, 0.0009 for the first shipped ones, 0.0032 after
-    450 steps); freshly initialised lite-512 weights give 0.019."""
+    (L1 0.0005 for the shipped weights, 0.0006 for the 22918-step ones before them, 0.0003 for the
+    15571-step ones, 0.0004 for the 9081-step ones, 0.0002 for the 4081-step ones, 0.0009 for the
+    first shipped ones, 0.0032 after 450 steps); freshly initialised lite-512 weights give 0.019."""
     source = np.asarray(Image.open(EXAMPLE_SOURCE).convert("RGB"))
     animator = TorchAnimator(load_weights(DEFAULT_WEIGHTS), torch.device("cpu"))
     state = animator.encode_source(source)

@@ -18,6 +18,8 @@ composition weights, not where the anchors are.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from internet_cli.motion.geometry import gaussian_heatmaps
@@ -30,4 +32,4 @@ def ownership_loss(weights: torch.Tensor, kp: torch.Tensor, variance: float, flo
     g = gaussian_heatmaps(kp.detach(), h, w, variance)
     g = g / g.sum(dim=(2, 3), keepdim=True)
     owned = (g * weights[:, 1:]).sum(dim=(2, 3))  # (B, n)
-    return torch.relu(torch.log(torch.tensor(floor, dtype=owned.dtype)) - torch.log(owned + 1e-6)).mean()
+    return torch.relu(math.log(floor) - torch.log(owned + 1e-6)).mean()

@@ -60,11 +60,10 @@ def test_field_at_base_resolution_compares_downsampled_frames():
 
 def test_objective_adds_the_term_only_when_weighted_and_it_trains_stage_one_alone():
     model, batch = tiny_model_and_batch()
-    off = ALL_OFF
-    losses, _ = GeneratorObjective(model, None, None, off)(batch)
+    losses, _ = GeneratorObjective(model, None, None, ALL_OFF)(batch)
     assert "warp" not in losses
 
-    losses, _ = GeneratorObjective(model, None, None, dataclasses.replace(off, warp=5.0))(batch)
+    losses, _ = GeneratorObjective(model, None, None, dataclasses.replace(ALL_OFF, warp=5.0))(batch)
     assert set(losses) == {"warp"}
     losses["warp"].backward()
     grads = {name: p.grad is not None and bool(p.grad.abs().sum() > 0) for name, p in model.named_parameters()}
