@@ -10,6 +10,10 @@ import dataclasses
 from dataclasses import dataclass, field
 
 
+ANCHOR_SOURCES = ("learned", "pose")
+POSE_PARTS = 10  # internet_cli/pose/skeleton.py PARTS
+
+
 @dataclass(frozen=True)
 class MotionConfig:
     """Stage I: anchors, local affines, composition weights and intrinsic confidence map."""
@@ -22,6 +26,15 @@ class MotionConfig:
     temperature: float = 0.1  # soft-argmax heatmap temperature
     gaussian_variance: float = 0.01  # width of the anchor heatmaps fed to the dense motion net
     scale_factor_detector: float = 1.0  # anchor detector input = base_size * this
+    # Where the anchors K_i and affines come from: "learned" (the paper's detector network) or
+    # "pose" (10 body parts from MediaPipe landmarks, internet_cli/pose/parts.py; no detector).
+    anchors: str = "learned"
+
+    def __post_init__(self) -> None:
+        if self.anchors not in ANCHOR_SOURCES:
+            raise ValueError(f"motion.anchors must be one of {', '.join(ANCHOR_SOURCES)}, got {self.anchors!r}")
+        if self.anchors == "pose" and self.num_anchors != POSE_PARTS:
+            raise ValueError(f"motion.anchors='pose' has {POSE_PARTS} body parts, got num_anchors={self.num_anchors}")
 
 
 @dataclass(frozen=True)
@@ -102,11 +115,20 @@ PRESETS: dict[str, ModelConfig] = {
 }
 
 
-def preset(name: str) -> ModelConfig:
+def preset(name: str, anchors: str | None = None) -> ModelConfig:
+    """The preset ``name``, with its anchors taken from ``anchors`` when given ("learned" or "pose")."""
     try:
-        return PRESETS[name]
+        cfg = PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+    return cfg if anchors is None else with_anchors(cfg, anchors)
+
+
+def with_anchors(cfg: ModelConfig, anchors: str) -> ModelConfig:
+    """``cfg`` with ``motion.anchors`` set (pose mode has the 10 body parts as anchors)."""
+    n = POSE_PARTS if anchors == "pose" else cfg.motion.num_anchors
+    motion = dataclasses.replace(cfg.motion, anchors=anchors, num_anchors=n)
+    return dataclasses.replace(cfg, motion=motion)
 
 
 @dataclass(frozen=True)

@@ -63,14 +63,24 @@ class INTERnet(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.detector = AnchorDetector(config.motion)
+        # Pose mode has no detector: anchors and affines come from body landmarks (pose/parts.py).
+        self.detector = AnchorDetector(config.motion) if config.motion.anchors == "learned" else None
         self.dense_motion = DenseMotion(config.motion)
         self.encoder = SourceEncoder(config.generator)
         self.decoder = Decoder(config.generator)
 
-    def encode_source(self, source: torch.Tensor) -> SourceState:
-        """``source`` ``(Bs, 3, S, S)`` in [0, 1] -> :class:`SourceState`."""
-        kp, jac = self.detector(source)
+    @property
+    def pose_mode(self) -> bool:
+        return self.detector is None
+
+    def encode_source(self, source: torch.Tensor, kp: torch.Tensor | None = None,
+                      jac: torch.Tensor | None = None) -> SourceState:
+        """``source`` ``(Bs, 3, S, S)`` in [0, 1] -> :class:`SourceState`. Pose mode takes the
+        source's anchors ``kp`` ``(Bs, n, 2)`` and affines ``jac`` ``(Bs, n, 2, 2)``."""
+        if self.detector is not None:
+            kp, jac = self.detector(source)
+        elif kp is None or jac is None:
+            raise ValueError("a pose-mode model needs the source's anchors and affines")
         small = resize(source, self.config.motion.base_size)
         return SourceState(source, small, kp, jac, tuple(self.encoder(source)))
 
@@ -88,16 +98,25 @@ class INTERnet(nn.Module):
         return motion
 
     def animate(self, state: SourceState, driving: torch.Tensor, ref: DrivingReference) -> torch.Tensor:
-        """Driving frames ``(B, 3, S, S)`` -> output frames ``(B, 3, S, S)`` in [0, 1]."""
+        """Driving frames ``(B, 3, S, S)`` -> output frames ``(B, 3, S, S)`` in [0, 1] (learned anchors)."""
         kp_d, jac_d = self.detector(driving)
         kp, jac = relative_motion(state, kp_d, jac_d, ref)
         return self.generate(state, kp, jac)["prediction"]
 
-    def forward(self, source: torch.Tensor, driving: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, source: torch.Tensor, driving: torch.Tensor,
+                pose: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Training path (absolute motion, as in self-reconstruction). Returns the prediction,
-        ``field`` F^0, ``confidence`` M^0, ``weights`` and the anchors/affines of both frames."""
-        state = self.encode_source(source)
-        kp_d, jac_d = self.detector(driving)
+        ``field`` F^0, ``confidence`` M^0, ``weights`` and the anchors/affines of both frames.
+        Pose mode takes them from ``pose`` (``kp_source``, ``jac_source``, ``kp_driving``,
+        ``jac_driving``, as :func:`internet_cli.pose.parts.part_motion` gives them)."""
+        if self.detector is None:
+            if pose is None:
+                raise ValueError("a pose-mode model needs the anchors of source and driving")
+            state = self.encode_source(source, pose["kp_source"], pose["jac_source"])
+            kp_d, jac_d = pose["kp_driving"], pose["jac_driving"]
+        else:
+            state = self.encode_source(source)
+            kp_d, jac_d = self.detector(driving)
         out = self.generate(state, kp_d, jac_d)
         out.update(kp_source=state.anchors, jac_source=state.affines, kp_driving=kp_d, jac_driving=jac_d)
         return out

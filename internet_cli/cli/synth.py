@@ -19,11 +19,14 @@ def synth(
     fps: Annotated[int, typer.Option("--fps", help="Frame rate of the videos.")] = 30,
     test_fraction: Annotated[float, typer.Option("--test-fraction",
                                                  help="Share of the videos that go to OUT/test.")] = 0.2,
+    photo_backgrounds: Annotated[float, typer.Option(
+        "--photo-backgrounds", help="Share of the videos set on a real photo (scikit-image's, and "
+                                    "opencv-doc's when installed) instead of a studio backdrop.")] = 0.0,
     overwrite: Annotated[bool, typer.Option("--overwrite",
                                             help="Write into a non-empty OUT (replaces earlier synth_* files).")]
     = False,
 ) -> None:
-    """Render synthetic dancers (MP4 + NAME.gt.npz exact flow, mask, visibility) in the training layout."""
+    """Render synthetic dancers (MP4 + NAME.gt.npz exact flow, mask, visibility; NAME.pose.npz joints) in the training layout."""
     from internet_cli.errors import OutputError
 
     if videos < 1:
@@ -36,6 +39,8 @@ def synth(
         raise typer.BadParameter(f"must be >= 1, got {fps}", param_hint="--fps")
     if not 0.0 <= test_fraction < 1.0:
         raise typer.BadParameter(f"must be in [0, 1), got {test_fraction}", param_hint="--test-fraction")
+    if not 0.0 <= photo_backgrounds <= 1.0:
+        raise typer.BadParameter(f"must be in [0, 1], got {photo_backgrounds}", param_hint="--photo-backgrounds")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -57,9 +62,9 @@ def synth(
                   TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("synth", total=videos * frames)
         write_dataset(out, videos=videos, frames=frames, size=size, seed=seed, fps=fps,
-                      test_fraction=test_fraction, progress=lambda done, total: bar.update(task, completed=done))
+                      test_fraction=test_fraction, photo_backgrounds=photo_backgrounds, progress=lambda done, total: bar.update(task, completed=done))
     console.print(f"wrote {out}: {n_train} train + {n_test} test videos, {frames} frames of {size}x{size} "
-                  f"at {fps} fps (seed {seed}), with NAME.gt.npz ground truth")
+                  f"at {fps} fps (seed {seed}), with NAME.gt.npz ground truth and NAME.pose.npz joints")
 
 
 def register(app: typer.Typer) -> None:

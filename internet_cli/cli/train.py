@@ -15,6 +15,10 @@ def train(
     run: Annotated[Path, typer.Option("--run-dir", help="Run folder: checkpoints, TensorBoard logs, weights.")] = Path("runs/internet"),
     preset_name: Annotated[str, typer.Option("--preset", help="Model preset: paper-512, lite-512, small-256 or tiny.")] = "paper-512",
     weights: Annotated[Path | None, typer.Option("--weights", "-w", help="Start from these weights (fine-tuning).")] = None,
+    anchors: Annotated[str | None, typer.Option(
+        "--anchors", help="Motion anchors: learned (the paper's detector) or pose (10 body parts from landmarks, "
+        "NAME.pose.npz beside each video). Default: the preset's, or the --weights' own. With --weights of the "
+        "other kind, all but the detector is loaded.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --run from its latest checkpoint.")] = False,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Per process (paper: 16 = 8 GPUs x 2).")] = 2,
@@ -48,7 +52,9 @@ def train(
     from internet_cli.training.trainer import RunSpec, Trainer
 
     try:
-        model_cfg = preset(preset_name)
+        if anchors not in (None, "learned", "pose"):
+            raise ValueError(f"--anchors must be learned or pose, got {anchors!r}")
+        model_cfg = preset(preset_name, anchors)
         overrides = dict(_parse_override(s) for s in loss_weight or [])
         overrides["mirror_pairs"] = tuple(i for s in mirror or [] for i in _parse_pair(s))
         loss = dataclasses.replace(LossConfig(), temporal_mode=temporal, **overrides)
@@ -64,7 +70,7 @@ def train(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--size") from None
     configure_torch_threads()
-    spec = RunSpec(data=data, run=run, model=model_cfg, loss=loss, train=cfg, init_weights=weights,
+    spec = RunSpec(data=data, run=run, model=model_cfg, loss=loss, train=cfg, init_weights=weights, anchors=anchors,
                    vgg_weights=vgg_weights, device=device)
 
     def on_log(step: int, total: int, logs: dict) -> None:

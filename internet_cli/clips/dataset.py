@@ -79,6 +79,12 @@ class DataConfig:
     flow: str = "dis"
     """``dis`` (cached or on-the-fly OpenCV DIS), ``gt`` (synthetic ground truth) or ``none``."""
     seed: int = 0
+    pose: bool = False
+    """Add the pose-mode anchors of source and driving (``NAME.pose.npz``, docs/pose.md)."""
+    pose_jitter: float = 0.006
+    """Detector-like noise on every landmark: Gaussian, this standard deviation in normalised units."""
+    pose_drop: float = 0.04
+    """Probability that a landmark is reported hidden (visibility 0.1), as a detector misses joints."""
 
     def __post_init__(self) -> None:
         if self.size < 8:
@@ -89,6 +95,8 @@ class DataConfig:
             raise ValueError(f"flip must be a probability in [0, 1], got {self.flip}")
         if not 0.0 <= self.jitter < 1.0:
             raise ValueError(f"jitter must be in [0, 1), got {self.jitter}")
+        if self.pose_jitter < 0 or not 0.0 <= self.pose_drop <= 1.0:
+            raise ValueError(f"pose_jitter must be >= 0 and pose_drop in [0, 1], got {self.pose_jitter}, {self.pose_drop}")
         if self.flow not in FLOW_MODES:
             raise ValueError(f"flow must be one of {FLOW_MODES}, got {self.flow!r}")
 
@@ -220,6 +228,7 @@ class VideoPairDataset(torch.utils.data.Dataset):
         self._reset_caches()
 
     def _reset_caches(self) -> None:
+        self._poses: dict[int, object] = {}
         self._stores: dict[int, FrameStore] = {}
         self._dis: dict[int, object] = {}
         self._gt: dict[int, np.ndarray] = {}
@@ -227,7 +236,7 @@ class VideoPairDataset(torch.utils.data.Dataset):
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.update(_stores={}, _dis={}, _gt={})
+        state.update(_stores={}, _dis={}, _gt={}, _poses={})
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -265,6 +274,37 @@ class VideoPairDataset(torch.utils.data.Dataset):
             gt = self._gt[video] = gt_flow_cache(self.entries[video], self.config.size, num_frames,
                                                  self.cache_dir)
         return gt
+
+    def _pose(self, video: int):
+        if video not in self._poses:
+            from internet_cli.pose.files import POSE_SUFFIX, load_pose
+
+            path = self.entries[video].side_file(POSE_SUFFIX)
+            if not path.is_file():
+                raise InputError(f"{path}: missing; run `internet prepare-pose {self.root}` (or train, which "
+                                 "computes it) first")
+            self._poses[video] = load_pose(path)
+        return self._poses[video]
+
+    def _pose_sample(self, video: int, indices: tuple[int, int], flip: bool, rng: np.random.Generator) -> dict:
+        """Pose-mode anchors of source and driving (frames ``indices``), detector-like noise added."""
+        from internet_cli.pose.parts import mirror, normalise, part_motion
+
+        track, cfg = self._pose(video), self.config
+        w, h = track.frame_size
+        side = max(w, h)
+        out = []
+        for i in indices:
+            lm = np.array(track.landmarks[min(i, len(track) - 1)], np.float64)
+            lm[:, 0] += (side - w) // 2  # onto the grid of to_square(frame, size)
+            lm[:, 1] += (side - h) // 2
+            lm[:, :2] *= cfg.size / side
+            lm = normalise(lm, cfg.size)
+            lm[:, :2] += rng.normal(0.0, cfg.pose_jitter, size=(len(lm), 2))
+            lm[rng.random(len(lm)) < cfg.pose_drop, 2] = 0.1
+            out.append(mirror(lm) if flip else lm)
+        motion = part_motion(out[0], out[1])
+        return {k: torch.from_numpy(v) for k, v in motion.items() if k != "visible"}
 
     def _flows(self, video: int, store: FrameStore, t: int) -> dict[str, np.ndarray | bool]:
         s = self.config.size
@@ -326,4 +366,6 @@ class VideoPairDataset(torch.utils.data.Dataset):
                 sample[key] = torch.from_numpy(np.ascontiguousarray(flows[key], dtype=np.float32))
         if "has_flow_back" in flows:
             sample["has_flow_back"] = torch.tensor(bool(flows["has_flow_back"]))
+        if cfg.pose:
+            sample.update(self._pose_sample(video, (0, t), flip, rng))
         return sample

@@ -30,6 +30,8 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from internet_cli.pose.files import POSE_SUFFIX, PoseTrack, save_pose
+
 __all__ = ["SynthVideo", "render_video", "write_dataset", "split_counts", "video_seed", "GT_SUFFIX"]
 
 GT_SUFFIX = ".gt.npz"
@@ -451,8 +453,9 @@ class _FrameRender:
 class _Scene:
     """One video's figure, outfit, motion, camera path and background."""
 
-    def __init__(self, seed: int, frames: int, size: int, fps: int):
+    def __init__(self, seed: int, frames: int, size: int, fps: int, photo_backgrounds: float = 0.0):
         self.seed, self.T, self.size, self.fps = int(seed), int(frames), int(size), int(fps)
+        self.photo_backgrounds = float(photo_backgrounds)
         ss = np.random.SeedSequence(self.seed)
         r_body, r_motion, r_layout, r_look, r_tex = (np.random.default_rng(s) for s in ss.spawn(5))
         self.body = _sample_body(r_body)
@@ -485,6 +488,12 @@ class _Scene:
 
     def _background(self, rng) -> np.ndarray:
         s = self.size
+        # Its own stream, so that the studio backgrounds (and everything after) stay as they were.
+        r_photo = np.random.default_rng(np.random.SeedSequence([self.seed, 13]))
+        if r_photo.uniform() < self.photo_backgrounds:
+            photo = _background_photo(r_photo, s)
+            if photo is not None:
+                return photo
         hue = rng.uniform()
         sat = rng.uniform(0.03, 0.35)
         top = _hsv(hue, sat, rng.uniform(0.45, 0.95))
@@ -723,6 +732,43 @@ class _Scene:
         out["garment"] = _apply(G, self._garment_body(t))
         return out
 
+    def landmarks(self, frame: int) -> np.ndarray:
+        """The figure's joints in MediaPipe's 33-landmark layout, ``(33, 3)`` float32: continuous
+        pixel ``x, y`` (pixel ``i`` spans ``[i, i + 1)``, as MediaPipe) and a visibility of 1 inside
+        the frame, 0 outside. The figure faces the camera: its left side is on the picture's right."""
+        from internet_cli.pose import skeleton as sk
+
+        b, pose = self.body, self._pose(frame)
+        pts = np.zeros((sk.NUM_LANDMARKS, 2))
+        hc, rx, ry = b.head_c, b.head_rx, b.head_ry
+        face = {sk.NOSE: (0.0, -hc + 0.2 * ry), sk.MOUTH_L: (0.25 * rx, -hc + 0.5 * ry),
+                sk.MOUTH_R: (-0.25 * rx, -hc + 0.5 * ry), sk.L_EAR: (rx, -hc), sk.R_EAR: (-rx, -hc)}
+        for s, (inner, eye, outer) in ((1, (sk.L_EYE_INNER, sk.L_EYE, sk.L_EYE_OUTER)),
+                                       (-1, (sk.R_EYE_INNER, sk.R_EYE, sk.R_EYE_OUTER))):
+            for idx, dx in ((inner, 0.22), (eye, 0.38), (outer, 0.56)):
+                face[idx] = (s * dx * rx, -hc - 0.02 * ry)
+        for idx, xy in face.items():
+            pts[idx] = _apply(pose["head"], np.array([xy]))[0]
+        for s, L in ((1, True), (-1, False)):  # s = +1: the picture's right, the figure's left
+            side = "f" if s == self.front else "b"
+            leg = "r" if s > 0 else "l"
+            ids = (sk.L_SHOULDER, sk.L_ELBOW, sk.L_WRIST, sk.L_PINKY, sk.L_INDEX, sk.L_THUMB, sk.L_HIP,
+                   sk.L_KNEE, sk.L_ANKLE, sk.L_HEEL, sk.L_FOOT) if L else \
+                  (sk.R_SHOULDER, sk.R_ELBOW, sk.R_WRIST, sk.R_PINKY, sk.R_INDEX, sk.R_THUMB, sk.R_HIP,
+                   sk.R_KNEE, sk.R_ANKLE, sk.R_HEEL, sk.R_FOOT)
+            ua, fa, hand = pose[f"upper_arm_{side}"], pose[f"forearm_{side}"], pose[f"hand_{side}"]
+            hl = b.hand[0]
+            local = [(ua, (0.0, 0.0)), (fa, (0.0, 0.0)), (hand, (0.0, 0.0)), (hand, (-0.3 * b.hand[1], 0.8 * hl)),
+                     (hand, (0.3 * b.hand[1], 0.9 * hl)), (hand, (0.6 * b.hand[1], 0.4 * hl)),
+                     (pose[f"thigh_{leg}"], (0.0, 0.0)), (pose[f"shin_{leg}"], (0.0, 0.0)),
+                     (pose[f"foot_{leg}"], (0.0, 0.0)), (pose[f"foot_{leg}"], (0.0, -0.01)),
+                     (pose[f"foot_{leg}"], (0.0, b.foot_len))]
+            for idx, (m, xy) in zip(ids, local):
+                pts[idx] = _apply(m, np.array([xy]))[0]
+        pts += 0.5  # pixel-index coordinates (pixel centres at integers) -> continuous
+        inside = (pts >= 0).all(1) & (pts < self.size).all(1)
+        return np.concatenate([pts, inside[:, None]], axis=1).astype(np.float32)
+
     def _garment_body(self, t: float) -> np.ndarray:
         """Garment vertices in body coordinates: the hem lags the hips (and flares, ripples)."""
         mesh = next(p.mesh for p in self.parts if p.mesh is not None)
@@ -825,6 +871,45 @@ class _Scene:
         return np.stack([fx, fy]), visible.astype(np.uint8)
 
 
+_OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+# Scenes without people (the evaluation sources, messi5.jpg and the basketball frames among them,
+# are never drawn on). scikit-image's are always there with the [test] extra; opencv-doc's when
+# Debian's package is installed.
+_BACKGROUND_SKIMAGE = ("coffee", "chelsea", "rocket", "brick", "grass", "gravel")
+_BACKGROUND_OPENCV = ("building.jpg", "home.jpg", "aero1.jpg", "leuvenA.jpg", "fruits.jpg", "baboon.jpg",
+                      "stuff.jpg", "aloeL.jpg", "board.jpg", "box_in_scene.png", "rubberwhale1.png", "orange.jpg",
+                      "graf1.png", "left01.jpg", "starry_night.jpg", "pic1.png", "apple.jpg", "butterfly.jpg")
+
+
+@functools.lru_cache(maxsize=None)
+def _opencv_photo(name: str) -> np.ndarray | None:
+    img = cv2.imread(str(_OPENCV_DATA / name), cv2.IMREAD_COLOR)
+    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+def background_photos() -> list[str]:
+    """Names of the real photos that ``photo_backgrounds`` draws from on this machine."""
+    names = [n for n in _BACKGROUND_SKIMAGE if _photo(n) is not None]
+    return names + [n for n in _BACKGROUND_OPENCV if (_OPENCV_DATA / n).is_file()]
+
+
+def _background_photo(rng: np.random.Generator, size: int) -> np.ndarray | None:
+    """A random square crop of a real photo (random zoom, flip, brightness), ``(size, size, 3)``."""
+    names = background_photos()
+    if not names:
+        return None
+    name = names[int(rng.integers(len(names)))]
+    img = _photo(name) if name in _BACKGROUND_SKIMAGE else _opencv_photo(name)
+    h, w = img.shape[:2]
+    side = int(min(h, w) * rng.uniform(0.5, 1.0))
+    y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    crop = img[y0:y0 + side, x0:x0 + side]
+    if rng.uniform() < 0.5:
+        crop = crop[:, ::-1]
+    out = cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=cv2.INTER_AREA)
+    return np.clip(out * rng.uniform(0.7, 1.15), 0.0, 1.0).astype(np.float32)
+
+
 def _blend(c: np.ndarray, color: np.ndarray, m: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
     col = color[None, None, :] * (np.asarray(scale)[..., None] if np.ndim(scale) else scale)
     return c * (1.0 - m[..., None]) + col * m[..., None]
@@ -877,6 +962,7 @@ class SynthVideo:
     flow: np.ndarray  # (T, 2, H, W) float32, pixels, (dx, dy) on frame t-1 into frame t; flow[0] = 0
     mask: np.ndarray  # (T, H, W) uint8 in {0, 1}: figure foreground of frame t
     visible: np.ndarray  # (T, H, W) uint8 in {0, 1}: pixel of frame t-1 still visible in frame t
+    landmarks: np.ndarray  # (T, 33, 3) float32: the joints (x, y, visibility), :meth:`_Scene.landmarks`
     fps: int = 30
     seed: int = 0
 
@@ -890,11 +976,12 @@ def _check(frames: int, size: int, fps: int) -> None:
         raise ValueError(f"fps must be >= 1, got {fps}")
 
 
-def _iter_video(seed: int, frames: int, size: int, fps: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                              np.ndarray]]:
-    """Yield ``(frame, flow, mask, visible)`` for t = 0..T-1 (flow float32 (2,H,W), others uint8)."""
+def _iter_video(seed: int, frames: int, size: int, fps: int, photo_backgrounds: float = 0.0,
+                landmarks: list | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(frame, flow, mask, visible)`` for t = 0..T-1 (flow float32 (2,H,W), others uint8);
+    each frame's joints (:meth:`_Scene.landmarks`) are appended to ``landmarks`` when given."""
     _check(frames, size, fps)
-    scene = _Scene(seed, frames, size, fps)
+    scene = _Scene(seed, frames, size, fps, photo_backgrounds)
     prev = None
     for t in range(frames):
         cur = scene.render(t)
@@ -903,17 +990,23 @@ def _iter_video(seed: int, frames: int, size: int, fps: int) -> Iterator[tuple[n
             visible = np.ones((size, size), np.uint8)
         else:
             flow, visible = scene.flow(prev, cur)
+        if landmarks is not None:
+            landmarks.append(scene.landmarks(t))
         yield cur.image, flow, (cur.parts > 0).astype(np.uint8), visible
         prev = cur
 
 
-def render_video(seed: int, frames: int, size: int, fps: int = 30) -> SynthVideo:
-    """Render one synthetic video (deterministic for ``seed``) with its exact ground truth."""
+def render_video(seed: int, frames: int, size: int, fps: int = 30, photo_backgrounds: float = 0.0) -> SynthVideo:
+    """Render one synthetic video (deterministic for ``seed``) with its exact ground truth.
+    ``photo_backgrounds``: the probability that the background is a real photo."""
     T = int(frames)
+    landmarks: list[np.ndarray] = []
     out = SynthVideo(np.empty((T, size, size, 3), np.uint8), np.empty((T, 2, size, size), np.float32),
-                     np.empty((T, size, size), np.uint8), np.empty((T, size, size), np.uint8), int(fps), int(seed))
-    for t, (img, flow, mask, vis) in enumerate(_iter_video(seed, T, size, fps)):
+                     np.empty((T, size, size), np.uint8), np.empty((T, size, size), np.uint8),
+                     np.empty((T, 33, 3), np.float32), int(fps), int(seed))
+    for t, (img, flow, mask, vis) in enumerate(_iter_video(seed, T, size, fps, photo_backgrounds, landmarks)):
         out.frames[t], out.flow[t], out.mask[t], out.visible[t] = img, flow, mask, vis
+    out.landmarks[:] = np.stack(landmarks)
     return out
 
 
@@ -963,9 +1056,10 @@ def clear_previous(out: Path) -> None:
 
 
 def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps: int = 30,
-                  test_fraction: float = 0.2,
+                  test_fraction: float = 0.2, photo_backgrounds: float = 0.0,
                   progress: Callable[[int, int], None] | None = None) -> list[Path]:
-    """Write ``videos`` synthetic videos (+ ``NAME.gt.npz``) into ``out/train`` and ``out/test``.
+    """Write ``videos`` synthetic videos (+ ``NAME.gt.npz``, ``NAME.pose.npz``) into ``out/train``
+    and ``out/test``; ``photo_backgrounds`` is the probability of a real-photo background.
 
     Video ``i`` is ``synth_{i:04d}.mp4`` rendered with seed ``video_seed(seed, i)``; the last
     ``n_test`` videos go to ``test/``. ``progress(done_frames, total_frames)`` is called after
@@ -988,14 +1082,18 @@ def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps
         flow = np.empty((frames, 2, size, size), np.float16)
         mask = np.empty((frames, size, size), np.uint8)
         visible = np.empty((frames, size, size), np.uint8)
+        landmarks: list[np.ndarray] = []
         with _video_writer(path, fps, size) as writer:
-            for t, (img, f, m, v) in enumerate(_iter_video(video_seed(seed, i), frames, size, fps)):
+            for t, (img, f, m, v) in enumerate(_iter_video(video_seed(seed, i), frames, size, fps,
+                                                           photo_backgrounds, landmarks)):
                 writer.write(img)
                 flow[t], mask[t], visible[t] = f, m, v
                 done += 1
                 if progress is not None:
                     progress(done, total)
         np.savez_compressed(out / split / f"{name}{GT_SUFFIX}", flow=flow, mask=mask, visible=visible)
+        save_pose(out / split / f"{name}{POSE_SUFFIX}",
+                  PoseTrack(np.stack(landmarks), np.ones(frames, bool), (size, size), "synth", fps))
         del flow, mask, visible
         paths.append(path)
         names[split].append(path.name)
@@ -1004,14 +1102,16 @@ def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps
         "version": __version__,
         "format_version": SYNTH_FORMAT_VERSION,
         "args": {"videos": videos, "frames": frames, "size": size, "seed": seed, "fps": fps,
-                 "test_fraction": test_fraction},
+                 "test_fraction": test_fraction, "photo_backgrounds": photo_backgrounds},
         "video_seeds": [video_seed(seed, i) for i in range(videos)],
         "train": names["train"],
         "test": names["test"],
         "photo_textures": photos_available(),
+        "background_photos": background_photos() if photo_backgrounds > 0 else [],
         "gt": {"suffix": GT_SUFFIX, "flow": "(T,2,H,W) float16 pixels (dx,dy) from frame t-1 into frame t",
                "mask": "(T,H,W) uint8 figure foreground of frame t",
-               "visible": "(T,H,W) uint8 pixel of frame t-1 visible in frame t"},
+               "visible": "(T,H,W) uint8 pixel of frame t-1 visible in frame t",
+               "pose": f"NAME{POSE_SUFFIX}: (T,33,3) joints in MediaPipe's layout (docs/pose.md)"},
     }
     (out / "synth.json").write_text(json.dumps(meta, indent=2) + "\n")
     return paths

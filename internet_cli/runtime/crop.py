@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from internet_cli.pose.smoothing import OneEuro
+
 NUM_LANDMARKS = 33
 NOSE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 0, 7, 8, 11, 12, 23, 24
 
@@ -285,32 +287,6 @@ def crop_square(img: np.ndarray, box: Box, size: int) -> np.ndarray:
 # --------------------------------------------------------------------------- smoothing
 
 
-class _OneEuro:
-    """One-euro filter (Casiez et al. 2012) on one value; the speed term is relative to ``scale``."""
-
-    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0):
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.x: float | None = None
-        self.dx = 0.0
-
-    @staticmethod
-    def _alpha(cutoff: float, dt: float) -> float:
-        tau = 1.0 / (2 * math.pi * cutoff)
-        return 1.0 / (1.0 + tau / dt)
-
-    def __call__(self, value: float, dt: float, scale: float) -> float:
-        if self.x is None:
-            self.x = value
-            return value
-        dx = (value - self.x) / dt
-        a_d = self._alpha(self.d_cutoff, dt)
-        self.dx = a_d * dx + (1 - a_d) * self.dx
-        cutoff = self.min_cutoff + self.beta * abs(self.dx) / max(scale, 1e-6)
-        a = self._alpha(cutoff, dt)
-        self.x = a * value + (1 - a) * self.x
-        return self.x
-
-
 class BoxSmoother:
     """Smooth a sequence of boxes: one-euro filter on centre and side, bounded per-frame change.
 
@@ -321,7 +297,7 @@ class BoxSmoother:
                  max_shift: float = MAX_SHIFT, max_zoom: float = MAX_ZOOM):
         self.dt = 1.0 / fps if fps and fps > 0 else 1.0 / 25.0
         self.max_shift, self.max_zoom = max_shift, max_zoom
-        self._f = [_OneEuro(min_cutoff, beta) for _ in range(3)]
+        self._f = [OneEuro(min_cutoff, beta) for _ in range(3)]
         self.box: Box | None = None
 
     def _follow(self, prev: float, filtered: float, raw: float, side: float) -> float:

@@ -23,6 +23,9 @@ from internet_cli.losses.warp import warped_source_loss
 from internet_cli.model import INTERnet
 
 
+POSE_KEYS = ("kp_source", "jac_source", "kp_driving", "jac_driving")
+
+
 def build_discriminator(cfg: LossConfig) -> MultiScaleDiscriminator | None:
     if cfg.adversarial <= 0 and cfg.feature_matching <= 0:
         return None
@@ -51,7 +54,8 @@ class GeneratorObjective(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         cfg = self.cfg
         source, driving = batch["source"], batch["driving"]
-        out = self.model(source, driving)
+        pose_mode = self.model.pose_mode
+        out = self.model(source, driving, {k: batch[k] for k in POSE_KEYS} if pose_mode else None)
         pred = out["prediction"]
         losses: dict[str, torch.Tensor] = {}
         if self.perceptual is not None:
@@ -65,7 +69,8 @@ class GeneratorObjective(nn.Module):
                 with torch.no_grad():
                     real = disc(driving)
                 losses["feature_matching"] = cfg.feature_matching * feature_matching_loss(real, fake)
-        if cfg.equivariance_value > 0 or cfg.equivariance_jacobian > 0:
+        # The equivariance and mirror terms train the anchor detector, which pose mode does not have.
+        if not pose_mode and (cfg.equivariance_value > 0 or cfg.equivariance_jacobian > 0):
             tps = TPS(driving.shape[0], sigma_affine=cfg.tps_sigma_affine, sigma_tps=cfg.tps_sigma_tps,
                       device=driving.device, dtype=driving.dtype)
             eq = equivariance_losses(self.model.detector, driving, tps, kp=out["kp_driving"], jac=out["jac_driving"])
@@ -75,7 +80,7 @@ class GeneratorObjective(nn.Module):
                 losses["equivariance_jacobian"] = cfg.equivariance_jacobian * eq["equivariance_jacobian"]
         if cfg.warp > 0:
             losses["warp"] = cfg.warp * warped_source_loss(source, driving, out["field"])
-        if cfg.mirror > 0:
+        if cfg.mirror > 0 and not pose_mode:
             losses["mirror"] = cfg.mirror * mirror_loss(self.model.detector, driving, out["kp_driving"],
                                                         out["jac_driving"], self.mirror_pairs)
         if cfg.ownership > 0:

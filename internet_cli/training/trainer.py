@@ -39,6 +39,7 @@ class RunSpec:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     init_weights: Path | None = None  # start from these weights instead of a random init
+    anchors: str | None = None  # with init_weights of the other kind: convert them (learned <-> pose)
     vgg_weights: Path | None = None
     device: str = "auto"
 
@@ -117,7 +118,8 @@ class Trainer:
 
         entries = scan_split(Path(spec.data), "train")
         data_cfg = DataConfig(size=self.cfg.image_size or spec.model.image_size, seed=self.cfg.seed,
-                              flow="none" if spec.loss.temporal_mode == "none" else "dis")
+                              flow="none" if spec.loss.temporal_mode == "none" else "dis",
+                              pose=self.model.pose_mode)
         self.dataset = VideoPairDataset(spec.data, "train", data_cfg, length=len(entries) * self.cfg.repeats,
                                         entries=entries)
         self.sampler = DistributedSampler(self.dataset, num_replicas=self.dist.world_size, rank=self.dist.rank,
@@ -142,12 +144,30 @@ class Trainer:
 
             weights = load_weights(self.spec.init_weights)
             self.steps_before = int(weights.info.get("steps", 0)) + int(weights.info.get("steps_before", 0))
-            if weights.config != self.spec.model:
-                self.spec.model = weights.config
-            model = INTERnet(weights.config)
+            config = weights.config
+            if self.spec.anchors is not None and self.spec.anchors != config.motion.anchors:
+                return self._converted_model(weights)
+            self.spec.model = config
+            model = INTERnet(config)
             model.load_state_dict(weights.state_dict)
             return model
         return INTERnet(self.spec.model)
+
+    def _converted_model(self, weights) -> INTERnet:
+        """Learned-anchor weights as the start of a pose-mode model (or the reverse): everything
+        but the anchor detector is loaded; the detector is dropped (or starts untrained)."""
+        from internet_cli.config import with_anchors
+
+        self.spec.model = with_anchors(weights.config, self.spec.anchors)
+        model = INTERnet(self.spec.model)
+        state = {k: v for k, v in weights.state_dict.items() if not k.startswith("detector.")}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("detector.") for k in missing):
+            from internet_cli.errors import InputError
+
+            raise InputError(f"{self.spec.init_weights}: its layers do not fit a {self.spec.anchors}-anchor "
+                             f"{self.spec.model.name} model")
+        return model
 
     def state_dict(self) -> dict:
         return {

@@ -8,6 +8,8 @@ import time
 import av
 import cv2
 import numpy as np
+
+from internet_cli.pose.files import load_pose
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -141,8 +143,10 @@ def test_write_dataset(tmp_path):
     root = tmp_path / "ds"
     assert [p.parent.name for p in paths] == ["train", "train", "test"]
     assert sorted(p.name for p in (root / "train").iterdir()) == [
-        "synth_0000.gt.npz", "synth_0000.mp4", "synth_0001.gt.npz", "synth_0001.mp4"]
-    assert sorted(p.name for p in (root / "test").iterdir()) == ["synth_0002.gt.npz", "synth_0002.mp4"]
+        "synth_0000.gt.npz", "synth_0000.mp4", "synth_0000.pose.npz",
+        "synth_0001.gt.npz", "synth_0001.mp4", "synth_0001.pose.npz"]
+    assert sorted(p.name for p in (root / "test").iterdir()) == [
+        "synth_0002.gt.npz", "synth_0002.mp4", "synth_0002.pose.npz"]
     assert calls[-1] == (12, 12) and len(calls) == 12
     meta = json.loads((root / "synth.json").read_text())
     assert meta["args"]["videos"] == 3 and meta["args"]["seed"] == 3 and meta["test"] == ["synth_0002.mp4"]
@@ -165,6 +169,29 @@ def test_write_dataset(tmp_path):
     with av.open(str(paths[2])) as c:
         first = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(np.float32)
     assert np.abs(first - ref.frames[0]).mean() < 4.0  # crf 15: close to the rendered frame
+    track = load_pose(root / "test" / "synth_0002.pose.npz")
+    assert track.origin == "synth" and track.frame_size == (64, 64) and track.found.all()
+    assert np.array_equal(track.landmarks, ref.landmarks)
+
+
+def test_joints_follow_the_rendered_limbs():
+    """The wrist landmark lies on the figure, and it moves with the ground-truth flow."""
+    v = render_video(5, 3, 256)
+    assert v.landmarks.shape == (3, 33, 3) and (v.landmarks[:, :, 2] == 1).all()
+    for t in (1, 2):
+        for j in (15, 16, 27, 28, 0):  # wrists, ankles, nose: on the figure's mask
+            x, y = (v.landmarks[t, j, :2] - 0.5).round().astype(int)
+            assert v.mask[t, y - 2:y + 3, x - 2:x + 3].any(), (t, j)
+
+
+def test_photo_backgrounds_are_real_photos_that_do_not_move():
+    plain = render_video(8, 2, 128)
+    photo = render_video(8, 2, 128, photo_backgrounds=1.0)
+    bg = (plain.mask[1] == 0) & (photo.mask[1] == 0)
+    assert np.abs(photo.frames[1][bg].astype(float) - plain.frames[1][bg]).mean() > 10
+    assert (photo.flow[1][:, photo.mask[0] == 0] == 0).all()
+    # the studio backdrop is what it was when photo_backgrounds is 0
+    assert np.array_equal(render_video(8, 2, 128, photo_backgrounds=0.0).frames, plain.frames)
 
 
 def _app() -> typer.Typer:
