@@ -23,6 +23,10 @@ def animate(
     relative: Annotated[bool, typer.Option("--relative/--absolute",
                                            help="Relative: apply the driving motion since its first frame to the "
                                                 "source pose (FOMM). Absolute: copy the driving pose.")] = True,
+    retarget: Annotated[bool, typer.Option("--retarget/--no-retarget",
+                                           help="Pose-anchor models, with --relative: put the driving bones' "
+                                                "directions on the source's own bone lengths (the default); "
+                                                "--no-retarget: FOMM's relative motion on the anchors.")] = True,
     adapt_scale: Annotated[bool, typer.Option("--adapt-scale", help="Scale the driving motion to the source body size.")] = False,
     crop: Annotated[str, typer.Option("--crop", help="auto: crop source and driving frames around the person "
                                       "(pose tracking, docs/cropping.md); none: whole frames.")] = "auto",
@@ -52,7 +56,7 @@ def animate(
         raise typer.BadParameter(f"--crop must be auto or none, got {crop!r}")
     opts = AnimateOptions(relative=relative, adapt_scale=adapt_scale, batch_size=batch_size, crf=crf, start=start,
                           end=end, max_frames=max_frames, overwrite=overwrite, side_by_side=side_by_side, audio=audio,
-                          crop=crop, find_best_frame=find_best_frame)
+                          crop=crop, find_best_frame=find_best_frame, retarget=retarget)
     if jobs is not None or out_dir is not None or shard is not None:  # batch mode: internet_cli/runtime/batch.py
         from internet_cli.cli.animate_batch import animate_batch
 

@@ -37,7 +37,7 @@ class PoseDetector:
     """Landmarks of frames, ``(33, 3)`` ``(x px, y px, visibility)`` or None; static mode."""
 
     def __init__(self):
-        from internet_cli.runtime.crop import PoseEstimator
+        from internet_cli.pose.estimator import PoseEstimator
 
         self._est = PoseEstimator(video=False)
 

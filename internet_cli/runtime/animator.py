@@ -53,10 +53,16 @@ class TorchAnimator:
         self.device = device
         self.model: INTERnet = weights.build().to(device)
 
+    @property
+    def pose_mode(self) -> bool:
+        return self.config.motion.anchors == "pose"
+
     @torch.inference_mode()
-    def encode_source(self, source: np.ndarray) -> SourceState:
-        """``source`` ``(S, S, 3)`` uint8 -> the per-source state."""
-        return self.model.encode_source(to_tensor(source[None], self.device))
+    def encode_source(self, source: np.ndarray, anchors: tuple[np.ndarray, np.ndarray] | None = None) -> SourceState:
+        """``source`` ``(S, S, 3)`` uint8 -> the per-source state; pose mode takes the source's
+        ``anchors`` ``((1, n, 2), (1, n, 2, 2))`` (:class:`internet_cli.runtime.pose_motion.DrivingPose`)."""
+        kp, jac = (None, None) if anchors is None else (torch.from_numpy(a).to(self.device) for a in anchors)
+        return self.model.encode_source(to_tensor(source[None], self.device), kp, jac)
 
     @torch.inference_mode()
     def reference(self, state: SourceState, first_frame: np.ndarray, relative: bool, adapt_scale: bool) -> DrivingReference:
@@ -67,6 +73,12 @@ class TorchAnimator:
         return DrivingReference(
             kp_d, jac_d, torch.tensor([1.0 if relative else 0.0], **opts), torch.tensor([scale], **opts)
         )
+
+    @torch.inference_mode()
+    def animate_pose(self, state: SourceState, kp: np.ndarray, jac: np.ndarray) -> np.ndarray:
+        """Pose mode: driving anchors ``(B, n, 2)`` and affines ``(B, n, 2, 2)`` -> frames ``(B, S, S, 3)`` uint8."""
+        kp_d, jac_d = (torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(self.device) for a in (kp, jac))
+        return to_uint8(self.model.generate(state, kp_d, jac_d)["prediction"])
 
     @torch.inference_mode()
     def animate(self, state: SourceState, frames: np.ndarray, ref: DrivingReference) -> np.ndarray:

@@ -28,23 +28,20 @@ The rule (docs/cropping.md):
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from internet_cli.pose.estimator import POSE_MAX_SIDE, PoseEstimator  # noqa: F401 - re-exported
 from internet_cli.pose.smoothing import OneEuro
 
 NUM_LANDMARKS = 33
 NOSE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 0, 7, 8, 11, 12, 23, 24
 
-POSE_MAX_SIDE = 640
-"""Frames are shrunk to this longer side for the pose model only (it works at 256 inside)."""
+BOX_LANDMARKS = [i for i in range(NUM_LANDMARKS) if not 13 <= i <= 22]
+"""The landmarks the person box is built from: all but the elbows, wrists and hands."""
 
 MIN_VISIBLE = 4
 """Fewer landmarks with visibility >= 0.5 than this: no person."""
@@ -76,112 +73,6 @@ LOOKAHEAD = 90
 
 LOOKAHEAD_BYTES = 256 * 1024 * 1024
 """... and never more than this many bytes of them (10 frames of 4K video)."""
-
-_mp_lock = threading.Lock()
-
-
-# --------------------------------------------------------------------------- pose estimation
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Send fd 2 to /dev/null for the duration (MediaPipe's C++ logging bypasses Python)."""
-    try:
-        sys.stderr.flush()
-    except (AttributeError, ValueError, OSError):
-        pass
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
-        finally:
-            os.close(devnull)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _import_mediapipe():
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _quiet_stderr():
-        try:
-            import absl.logging  # noqa: PLC0415 - a mediapipe dependency
-
-            absl.logging.set_verbosity(absl.logging.ERROR)
-        except ImportError:
-            pass
-        try:
-            import mediapipe as mp  # noqa: PLC0415 - ~1 s, only here
-        except ImportError as exc:
-            from internet_cli.errors import InputError
-
-            raise InputError(f"--crop auto needs mediapipe 0.10.21 ({exc}); install it or use --crop none") from None
-    return mp
-
-
-class PoseEstimator:
-    """MediaPipe Pose (complexity 1): ``estimator(rgb)`` -> ``(33, 3)`` float32 ``(x, y, visibility)``.
-
-    ``x, y`` in pixels of the given image; None when no person is found. ``video=True`` uses the
-    tracking mode (frames must come in order); otherwise every image is detected afresh.
-    """
-
-    def __init__(self, video: bool = False):
-        mp = _import_mediapipe()
-        # MediaPipe's graph opens its calculators (and TF Lite prints its delegate lines) in worker
-        # threads after the constructor returns: one blank frame inside the same quiet window waits
-        # for that. The blank frame holds no person, so tracking state is untouched.
-        try:
-            with _mp_lock, _quiet_stderr():
-                self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
-                                                    smooth_landmarks=video, enable_segmentation=False,
-                                                    min_detection_confidence=0.5, min_tracking_confidence=0.5)
-                self._pose.process(np.zeros((64, 64, 3), np.uint8))
-        except Exception as exc:  # noqa: BLE001 - a broken install: one clear line
-            from internet_cli.errors import InternetError
-
-            raise InternetError(f"MediaPipe Pose could not start ({type(exc).__name__}: {exc}); "
-                                "use --crop none, or reinstall mediapipe==0.10.21") from None
-        self._warm = False  # until a person is found: the landmark calculators warn on first use
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
-        import cv2
-
-        img = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
-        h, w = img.shape[:2]
-        f = POSE_MAX_SIDE / max(h, w)
-        if f < 1.0:
-            img = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-        if self._warm:
-            result = self._pose.process(img)
-        else:
-            # The first call prints TF Lite / feedback-manager lines for the detector, the first call
-            # that finds a person prints them for the landmark model: both are kept off the terminal.
-            with _quiet_stderr():
-                result = self._pose.process(img)
-            self._warm = result.pose_landmarks is not None
-        if result.pose_landmarks is None:
-            return None
-        lm = np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark], np.float32)
-        return lm
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._pose.close()
-
-    def __enter__(self) -> PoseEstimator:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 # --------------------------------------------------------------------------- boxes
 
@@ -242,13 +133,16 @@ def person_box(lm: np.ndarray | None, shape: tuple[int, ...]) -> Box | None:
     """The square crop around the person of landmarks ``lm`` (``(33, 3)`` pixels) in a frame of ``shape``."""
     if lm is None or int((lm[:, 2] >= 0.5).sum()) < MIN_VISIBLE:
         return None
-    pts = lm[:, :2].astype(np.float64)
+    # The box is the head's, the torso's and the legs': an arm stretched out must not move the crop
+    # under the body (the square and its padding leave room for the arms).
+    body = lm[BOX_LANDMARKS]
+    pts = body[:, :2].astype(np.float64)
     # Landmarks inside the frame are trusted whatever their visibility: in tracking mode the legs
     # of a full-body dancer start with low visibility and would otherwise crop the first frames
     # at the waist. Outside the frame (a person cut by the edge), visibility decides.
     h, w_img = shape[:2]
     inside = (pts[:, 0] >= 0) & (pts[:, 0] < w_img) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
-    w = np.maximum(_weights(lm[:, 2]), inside.astype(np.float64))
+    w = np.maximum(_weights(body[:, 2]), inside.astype(np.float64))
     centre = (pts * w[:, None]).sum(0) / w.sum()
     pulled = centre + w[:, None] * (pts - centre)
     x0, y0 = pulled.min(0)
@@ -263,8 +157,10 @@ def person_box(lm: np.ndarray | None, shape: tuple[int, ...]) -> Box | None:
 
 
 def crop_square(img: np.ndarray, box: Box, size: int) -> np.ndarray:
-    """Cut ``box`` out of ``img`` (edge pixels repeated outside the frame) and resize to ``size``."""
+    """Cut ``box`` out of ``img`` (:func:`pad_soft` outside the frame) and resize to ``size``."""
     import cv2
+
+    from internet_cli.video.image import pad_soft
 
     h, w = img.shape[:2]
     side = max(1, int(round(box.side)))
@@ -277,7 +173,7 @@ def crop_square(img: np.ndarray, box: Box, size: int) -> np.ndarray:
     part = img[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)]
     pads = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))
     if any(pads):
-        part = cv2.copyMakeBorder(np.ascontiguousarray(part), *pads, cv2.BORDER_REPLICATE)
+        part = pad_soft(part, *pads)
     if side != size:
         interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
         part = cv2.resize(np.ascontiguousarray(part), (size, size), interpolation=interp)

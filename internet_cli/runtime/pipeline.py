@@ -37,6 +37,12 @@ class AnimateOptions:
     audio: bool = True
     crop: str = "none"  # "auto": crop around the person (internet_cli/runtime/framing.py); the CLI's default
     find_best_frame: bool = False
+    retarget: bool = True  # pose mode, with relative: the driving bones on the source body (pose/retarget.py)
+
+    @property
+    def pose_motion(self) -> str:
+        """The pose-mode motion: retarget, relative or absolute (runtime/pose_motion.py)."""
+        return "absolute" if not self.relative else ("retarget" if self.retarget else "relative")
 
 
 @dataclass
@@ -119,19 +125,52 @@ def _threaded(gen: Iterator, maxsize: int) -> Iterator:
         thread.join(timeout=5)
 
 
-def _batches(job: Job, size: int, opts: AnimateOptions) -> Iterator[tuple[np.ndarray, list[float]]]:
-    """Decoded driving frames, framed like the source, in batches: ``((B, S, S, 3) uint8, times)``."""
-    batch, times = [], []
+def _batches(job: Job, size: int, opts: AnimateOptions, pose=None) -> Iterator[tuple]:
+    """Decoded driving frames, framed like the source, in batches: ``((B, S, S, 3) uint8, times)``;
+    with ``pose`` (a :class:`~internet_cli.runtime.pose_motion.DrivingPose`), also each frame's
+    anchors ``(B, n, 2)`` and affines ``(B, n, 2, 2)``: the pose step runs here, in the decode thread."""
     from internet_cli.runtime.framing import frame_driving  # whole frames, or the person tracker
 
-    for image, frame_time in frame_driving(job, size, opts):
-        batch.append(image)
-        times.append(frame_time)
-        if len(batch) == opts.batch_size:
-            yield np.stack(batch), times
-            batch, times = [], []
-    if batch:
-        yield np.stack(batch), times
+    estimator = None
+    if pose is not None:
+        from internet_cli.pose.estimator import PoseEstimator
+
+        estimator = PoseEstimator(video=True)  # one tracker per driving video
+    batch, times, anchors = [], [], []
+    try:
+        for image, frame_time in frame_driving(job, size, opts):
+            batch.append(image)
+            times.append(frame_time)
+            if estimator is not None:
+                anchors.append(pose(estimator(image)))
+            if len(batch) == opts.batch_size:
+                yield _batch(batch, times, anchors)
+                batch, times, anchors = [], [], []
+        if batch:
+            yield _batch(batch, times, anchors)
+    finally:
+        if estimator is not None:
+            estimator.close()
+
+
+def _batch(frames: list, times: list, anchors: list) -> tuple:
+    if not anchors:
+        return np.stack(frames), times
+    return np.stack(frames), times, np.stack([a[0] for a in anchors]), np.stack([a[1] for a in anchors])
+
+
+def source_pose(job: Job, animator, opts: AnimateOptions):
+    """Pose mode: the :class:`DrivingPose` of this job (the source's landmarks found once); else None."""
+    if not getattr(animator, "pose_mode", False):
+        return None
+    from internet_cli.runtime.pose_motion import DrivingPose, detect_source
+
+    framing = job.framing
+    if framing is not None and framing.active and framing.source_landmarks is not None:
+        landmarks = framing.source_landmarks
+    else:
+        landmarks = detect_source(job.source, name=str(getattr(job, "source_name", "source")))
+    return DrivingPose(landmarks, animator.size, float(job.driving.fps), opts.pose_motion)
 
 
 class _Encoder:
@@ -180,10 +219,14 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
     width = size * 3 if opts.side_by_side else size
     t_start = time.perf_counter()
     model_time = 0.0
-    state = animator.encode_source(job.source)
+    pose = source_pose(job, animator, opts)
+    if pose is not None:
+        state = animator.encode_source(job.source, pose.source_anchors())
+    else:
+        state = animator.encode_source(job.source)
     from internet_cli.runtime.framing import best_frame_reference, driving_reference
 
-    ref = best_frame_reference(job, animator, state, opts)  # --find-best-frame; else None
+    ref = None if pose is not None else best_frame_reference(job, animator, state, opts)  # --find-best-frame
     frames = 0
     with VideoWriter(
         job.output,
@@ -197,11 +240,12 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
     ) as writer:
         encoder = _Encoder(writer)
         try:
-            for driving, times in _threaded(_batches(job, size, opts), maxsize=2):
-                if ref is None:
+            for driving, times, *anchors in _threaded(_batches(job, size, opts, pose), maxsize=2):
+                if pose is None and ref is None:
                     ref = driving_reference(job, animator, state, driving[0], opts)
                 t = time.perf_counter()
-                outputs = animator.animate(state, driving, ref)
+                outputs = animator.animate_pose(state, *anchors) if pose is not None else \
+                    animator.animate(state, driving, ref)
                 model_time += time.perf_counter() - t
                 for i, out in enumerate(outputs):
                     if opts.side_by_side:

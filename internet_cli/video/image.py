@@ -166,14 +166,53 @@ def _to_rgb(p: Path, im: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+PAD_RAMP = 0.04
+"""The padding fades from the edge pixels to the blurred fill over this share of the image's side."""
+PAD_BLUR_SIDE = 32
+"""The fill is the padded picture shrunk to this many pixels, blurred and enlarged again."""
+
+
+def pad_soft(img: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """Pad ``img`` (``(H, W[, C])`` uint8) with a soft fill: no streaks, no copies of the person.
+
+    Repeating the edge pixels (``BORDER_REPLICATE``) draws long streaks beside a person near the
+    edge; mirroring draws a second person, whom the pose detector and the person mask then see.
+    Here the pad starts with the edge pixels and fades, over :data:`PAD_RAMP` of the side, into a
+    heavily blurred version of the picture (the edge colours, smoothed across the edge).
+    """
+    import cv2
+
+    pads = [max(0, int(v)) for v in (top, bottom, left, right)]
+    if not any(pads):
+        return img
+    a = np.ascontiguousarray(img)
+    h, w = a.shape[:2]
+    padded = cv2.copyMakeBorder(a, *pads, cv2.BORDER_REPLICATE)
+    H, W = padded.shape[:2]
+    f = PAD_BLUR_SIDE / max(H, W)
+    small = cv2.resize(padded, (max(1, round(W * f)), max(1, round(H * f))), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=2.0, borderType=cv2.BORDER_REPLICATE)
+    blurred = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR).reshape(padded.shape)
+    t, _, l, _ = pads
+    ys, xs = np.arange(H), np.arange(W)
+    dy = np.maximum(np.maximum(t - ys, ys - (t + h - 1)), 0)
+    dx = np.maximum(np.maximum(l - xs, xs - (l + w - 1)), 0)
+    ramp = max(2.0, PAD_RAMP * max(h, w))
+    weight = np.clip(np.maximum(dy[:, None], dx[None, :]) / ramp, 0.0, 1.0).astype(np.float32)
+    if padded.ndim == 3:
+        weight = weight[..., None]
+    out = padded + weight * (blurred.astype(np.float32) - padded)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
 def to_square(img: np.ndarray, size: int) -> np.ndarray:
     """Frame an image as a ``size x size`` square: the one framing rule used everywhere.
 
     The rule (source photo, driving frames and training data all go through it):
 
-    1. Pad the short side symmetrically to make a square, repeating the image's edge pixels
-       (``cv2.BORDER_REPLICATE``). With an odd difference the extra pixel goes to the right
-       (or bottom). Nothing is cropped, so the whole person stays in the frame.
+    1. Pad the short side symmetrically to make a square with :func:`pad_soft` (the edge
+       pixels fading into a blurred fill). With an odd difference the extra pixel goes to the
+       right (or bottom). Nothing is cropped, so the whole person stays in the frame.
     2. Resize the square to ``size x size``: ``cv2.INTER_AREA`` when shrinking,
        ``cv2.INTER_CUBIC`` when enlarging (clipped to ``[0, 255]``), none when equal.
 
@@ -195,7 +234,7 @@ def to_square(img: np.ndarray, size: int) -> np.ndarray:
     if h != w:
         top = (side - h) // 2
         left = (side - w) // 2
-        a = cv2.copyMakeBorder(a, top, side - h - top, left, side - w - left, cv2.BORDER_REPLICATE)
+        a = pad_soft(a, top, side - h - top, left, side - w - left)
     if side != size:
         interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
         out = cv2.resize(a, (size, size), interpolation=interp)

@@ -46,15 +46,27 @@ def test_whole_frame_box_is_to_square(shape):
     assert np.array_equal(crop_square(img, whole_frame_box(img.shape), 128), to_square(img, 128))
 
 
-def test_crop_outside_the_frame_repeats_edge_pixels():
+def test_crop_outside_the_frame_fades_into_a_smooth_fill_without_streaks():
     img = np.zeros((100, 100, 3), np.uint8)
     img[:, :50] = 10
     img[:, 50:] = 200
-    img[0, :] = 77  # top row
+    img[0, 50::2] = 255  # a striped top row: repeated upwards it would draw vertical streaks
     out = crop_square(img, Box(cx=100, cy=0, side=100), 100)  # centre on the top-right corner
     assert out.shape == (100, 100, 3)
-    assert (out[:50, 50:] == 77).all()  # above the frame: the top row, repeated
-    assert (out[60:, 60:] == 200).all()  # right of the frame: the right column, repeated
+    assert np.array_equal(out[50:, :50], img[:50, 50:])  # the frame's own pixels are untouched
+    assert np.abs(out[49, :50].astype(int) - img[0, 50:]).max() <= 40  # at the edge: the edge pixels
+    far = out[:40, :40, 0].astype(int)
+    assert np.abs(np.diff(far, axis=1)).max() <= 6  # far from it: smooth, no streaks
+
+
+def test_an_arm_stretched_out_does_not_move_the_crop():
+    lm = np.zeros((33, 3), np.float32)
+    lm[:, 2] = 0.99
+    lm[:, 0], lm[:, 1] = 300, np.linspace(100, 500, 33)
+    before = person_box(lm, (600, 800, 3))
+    lm[[14, 16, 18, 20, 22], 0] = 790  # the right arm reaches the frame's edge
+    after = person_box(lm, (600, 800, 3))
+    assert (after.cx, after.cy, after.side) == (before.cx, before.cy, before.side)
 
 
 def test_box_needs_a_person():
@@ -240,7 +252,8 @@ def test_full_body_first_frames_are_not_cropped_at_the_waist():
     """Tracking starts with low leg visibility: the first crops must still hold the whole body."""
     from pathlib import Path
 
-    from internet_cli.runtime.crop import PoseEstimator, person_box
+    from internet_cli.pose.estimator import PoseEstimator
+    from internet_cli.runtime.crop import person_box
     from internet_cli.video.reader import iter_frames
 
     video = Path(__file__).resolve().parents[2] / "examples" / "driving.mp4"

@@ -12,7 +12,7 @@ from PIL import Image
 
 from internet_cli.errors import InputError
 from internet_cli.video import image as image_mod
-from internet_cli.video.image import load_image, to_square
+from internet_cli.video.image import load_image, pad_soft, to_square
 from tests.media import make_image, png_header_only
 
 RED = np.array([255, 0, 0])
@@ -243,32 +243,30 @@ def test_to_square_shapes():
         assert out.shape == (64, 64, 3) and out.dtype == np.uint8 and out.flags.c_contiguous
 
 
-def test_to_square_replicates_edges_wide():
-    img = np.zeros((20, 40, 3), np.uint8)
-    img[0] = (255, 0, 0)  # top row red
-    img[-1] = (0, 0, 255)  # bottom row blue
-    out = to_square(img, 40)  # no resize: padding only
-    assert (out[:10] == (255, 0, 0)).all()  # 10 rows above: copies of the top row
-    assert (out[10] == (255, 0, 0)).all()
-    assert (out[-11:] == (0, 0, 255)).all()
-    assert (out[11:29] == 0).all()
+def test_to_square_pads_with_a_smooth_fill_that_starts_at_the_edge_pixels():
+    img = np.zeros((100, 200, 3), np.uint8)
+    img[:50] = (255, 0, 0)  # top half red
+    img[50:] = (0, 0, 255)  # bottom half blue
+    img[0, ::2] = (255, 255, 255)  # stripes on the top row: repeated upwards they would be streaks
+    out = to_square(img, 200)  # no resize: padding only
+    assert np.array_equal(out[50:150], img)  # 50 rows above, 50 below; the picture untouched
+    assert np.abs(out[49].astype(int) - img[0]).max() <= 60  # next to the edge: close to the edge row
+    assert np.abs(np.diff(out[:30].astype(int), axis=1)).max() <= 3  # far from it: no streaks
+    assert (out[:20, :, 0] > 200).all() and (out[-20:, :, 2] > 200).all()  # the colours of each edge
 
 
-def test_to_square_replicates_edges_tall_odd():
-    img = np.zeros((40, 21, 3), np.uint8)
-    img[:, 0] = (0, 255, 0)
-    img[:, -1] = (255, 255, 255)
+def test_to_square_odd_padding_puts_the_extra_pixel_right():
+    img = np.full((40, 21, 3), 90, np.uint8)
     out = to_square(img, 40)
     # 19 columns of padding: 9 left, 10 right (extra pixel to the right)
-    assert (out[:, :10] == (0, 255, 0)).all()
-    assert (out[:, 10:29] == 0).all()
-    assert (out[:, 29:] == 255).all()
+    assert np.array_equal(out[:, 9:30], img)
+    assert (np.abs(out.astype(int) - 90) <= 1).all()  # a flat picture pads flat
 
 
 def test_to_square_interpolation_rule():
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (30, 50, 3), dtype=np.uint8)
-    padded = cv2.copyMakeBorder(img, 10, 10, 0, 0, cv2.BORDER_REPLICATE)
+    padded = pad_soft(img, 10, 10, 0, 0)
     down = to_square(img, 20)
     assert np.array_equal(down, cv2.resize(padded, (20, 20), interpolation=cv2.INTER_AREA))
     up = to_square(img, 128)
