@@ -38,6 +38,20 @@ def tiny512_weights(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny512_pose_weights(tmp_path_factory) -> Path:
+    """Random weights of the tiny-512 preset with pose anchors (10 body parts, no detector)."""
+    import torch
+
+    from internet_cli.checkpoint import save_weights
+    from internet_cli.config import preset
+    from internet_cli.model import INTERnet
+
+    torch.manual_seed(0)
+    return save_weights(tmp_path_factory.mktemp("weights") / "tiny512-pose.safetensors",
+                        INTERnet(preset("tiny-512", anchors="pose")), trained=False)
+
+
+@pytest.fixture(scope="session")
 def astronaut_jpg(tmp_path_factory) -> Path:
     """A real photo of a person (scikit-image's astronaut), as a JPEG file."""
     skimage_data = pytest.importorskip("skimage.data")
@@ -64,4 +78,14 @@ def tiny512_onnx(tiny512_weights, tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("onnx") / "tiny512.onnx"
     export_onnx(tiny512_weights, folder, log=lambda _msg: None)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny512_pose_onnx(tiny512_pose_weights, tmp_path_factory) -> Path:
+    """``tiny512_pose_weights`` exported to ONNX (two graphs: no detector)."""
+    from internet_cli.export.onnx import export_onnx
+
+    folder = tmp_path_factory.mktemp("onnx") / "tiny512-pose.onnx"
+    export_onnx(tiny512_pose_weights, folder, log=lambda _msg: None)
     return folder

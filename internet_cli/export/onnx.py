@@ -9,6 +9,12 @@
                              (``ref_anchors``, ``ref_affines``, ``relative``, ``scale``) -> ``frames``
 ``DIR/export.json``          config, weights hash, opset, fp16, parity errors
 
+A pose-anchor model (``motion.anchors = "pose"``) has no detector graph: its anchors come from
+body landmarks outside the graphs (:mod:`internet_cli.pose.parts`). Its ``source_encoder.onnx``
+also takes ``source_anchors`` ``(1, n, 2)`` and ``source_affines`` ``(1, n, 2, 2)``, and its
+``frame.onnx`` takes ``driving_anchors`` ``(B, n, 2)`` and ``driving_affines`` ``(B, n, 2, 2)``
+in place of the driving frames and the reference.
+
 ``B`` is dynamic. Images are float32 in [0, 1]; every graph input and output is float32, also with
 ``--fp16`` (then the Stage II encoder and decoder run in float16 inside the graphs, while Stage I,
 the anchors, affines, motion field and confidence map, stays in float32).
@@ -43,6 +49,8 @@ from internet_cli.errors import BackendError, OutputError
 FORMAT = "internet-onnx"
 FORMAT_VERSION = 1
 GRAPHS = ("source_encoder", "detector", "frame")
+POSE_INPUTS = ("driving_anchors", "driving_affines")
+SOURCE_POSE_INPUTS = ("source_anchors", "source_affines")
 DEFAULT_OPSET = 18
 MIN_OPSET = 16  # GridSample
 FP32_TOLERANCE = 1e-4  # source encoder (relative to the features' magnitude) and detector
@@ -78,7 +86,18 @@ def feature_names(config) -> list[str]:
     return [f"feature_{i}" for i in range(len(config.generator.channels))]
 
 
+def is_pose(config) -> bool:
+    return config.motion.anchors == "pose"
+
+
+def graphs_for(config) -> tuple[str, ...]:
+    """The graphs an export of ``config`` holds (pose mode: no detector)."""
+    return ("source_encoder", "frame") if is_pose(config) else GRAPHS
+
+
 def frame_input_names(config) -> list[str]:
+    if is_pose(config):
+        return [*POSE_INPUTS, *state_names(), *feature_names(config)]
     return ["driving", *state_names(), *REFERENCE_INPUTS, *feature_names(config)]
 
 
@@ -118,8 +137,9 @@ class SourceGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, source):
-        s = self.model.encode_source(source)
+    def forward(self, source, *anchors):
+        """``anchors``: the source's anchors and affines, for a pose-mode model only."""
+        s = self.model.encode_source(source, *anchors)
         return (*(getattr(s, n) for n in state_names()), *s.features)
 
 
@@ -148,6 +168,22 @@ class FrameGraph(nn.Module):
         return self.model.animate(state, driving, ref)
 
 
+class PoseFrameGraph(nn.Module):
+    """Pose mode: driving anchors and affines (the first of ``inputs``) + the state -> frames."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, driving_anchors, *inputs):
+        from internet_cli.model import SourceState
+
+        names = state_names()
+        k = len(names) + 1
+        state = SourceState(**dict(zip(names, inputs[1:k])), features=tuple(inputs[k:]))
+        return self.model.generate(state, driving_anchors, inputs[0])["prediction"]
+
+
 @dataclass
 class _Spec:
     name: str
@@ -155,7 +191,7 @@ class _Spec:
     args: tuple
     input_names: list[str]
     output_names: list[str]
-    dynamic_batch: bool
+    batch_inputs: int  # how many leading inputs have the dynamic batch axis
 
 
 def _random_images(batch: int, size: int, g: torch.Generator) -> torch.Tensor:
@@ -169,43 +205,70 @@ def _random_images(batch: int, size: int, g: torch.Generator) -> torch.Tensor:
     return torch.nn.functional.interpolate(low, size=(size, size), mode="bilinear", align_corners=True)
 
 
+def _random_anchors(batch: int, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Anchors in the middle of the picture and affines near the identity (pose-mode inputs)."""
+    kp = torch.rand(batch, n, 2, generator=g) - 0.5
+    jac = torch.eye(2).expand(batch, n, 2, 2) + 0.2 * (torch.rand(batch, n, 2, 2, generator=g) - 0.5)
+    return kp, jac.contiguous()
+
+
 def _example_inputs(model, batch: int = 2, seed: int = 0):
-    """Random source and driving images, the source state and a relative reference (torch)."""
+    """Random source and driving images, the source state and a relative reference (torch); pose
+    mode: the driving "frames" are random driving anchors and affines, and there is no reference."""
     from internet_cli.model import DrivingReference
 
-    s = model.config.image_size
+    s, n = model.config.image_size, model.config.motion.num_anchors
     g = torch.Generator().manual_seed(seed)
     source, driving = _random_images(1, s, g), _random_images(batch, s, g)
+    if is_pose(model.config):
+        source_anchors, driving_anchors = _random_anchors(1, n, g), _random_anchors(batch, n, g)
+        with torch.no_grad():
+            state = model.encode_source(source, *source_anchors)
+        return (source, *source_anchors), driving_anchors, state, None
     with torch.no_grad():
         state = model.encode_source(source)
         kp, jac = model.detector(driving[:1])
     ref = DrivingReference(kp, jac, torch.ones(1), torch.full((1,), 1.1))
-    return source, driving, state, ref
+    return (source,), (driving,), state, ref
 
 
-def _frame_args(driving, state, ref) -> tuple:
-    return (driving, *(getattr(state, n) for n in state_names()), ref.anchors, ref.affines, ref.relative,
-            ref.scale, *state.features)
+def _frame_args(driving: tuple, state, ref) -> tuple:
+    """The frame graph's inputs: the driving frames (or pose mode's anchors and affines), the state,
+    the reference (learned anchors only) and the features."""
+    fields = tuple(getattr(state, n) for n in state_names())
+    refs = () if ref is None else (ref.anchors, ref.affines, ref.relative, ref.scale)
+    return (*driving, *fields, *refs, *state.features)
+
+
+def _batch_slice(driving: tuple, stop: int) -> tuple:
+    return tuple(t[:stop] for t in driving)
 
 
 def _specs(model, graph_model) -> list[_Spec]:
     cfg = model.config
     source, driving, state, ref = _example_inputs(model, batch=2)  # batch 2: 1 would be specialised
     feats = feature_names(cfg)
+    outputs = [*state_names(), *feats]
+    if is_pose(cfg):
+        return [
+            _Spec("source_encoder", SourceGraph(graph_model), source, ["source", *SOURCE_POSE_INPUTS], outputs, 0),
+            _Spec("frame", PoseFrameGraph(graph_model), _frame_args(driving, state, None), frame_input_names(cfg),
+                  ["frames"], 2),
+        ]
     return [
-        _Spec("source_encoder", SourceGraph(graph_model), (source,), ["source"], [*state_names(), *feats], False),
-        _Spec("detector", DetectorGraph(model), (driving,), ["driving"], ["anchors", "affines"], True),
+        _Spec("source_encoder", SourceGraph(graph_model), source, ["source"], outputs, 0),
+        _Spec("detector", DetectorGraph(model), driving, ["driving"], ["anchors", "affines"], 1),
         _Spec("frame", FrameGraph(graph_model), _frame_args(driving, state, ref), frame_input_names(cfg), ["frames"],
-              True),
+              1),
     ]
 
 
 def _export_dynamo(spec: _Spec, opset: int):
     batch = torch.export.Dim("batch", min=1, max=1024)
-    shapes = [None] * len(spec.args)
-    if spec.dynamic_batch:
-        shapes[0] = {0: batch}
-    if spec.name == "frame":  # all inputs after ``driving`` are one (variadic) argument for torch.export
+    shapes = [{0: batch} if i < spec.batch_inputs else None for i in range(len(spec.args))]
+    if spec.name == "frame":  # all inputs after the first are one (variadic) argument for torch.export
+        shapes = [shapes[0], tuple(shapes[1:])]
+    elif spec.name == "source_encoder" and len(spec.args) > 1:
         shapes = [shapes[0], tuple(shapes[1:])]
     exported = torch.export.export(spec.module, spec.args, dynamic_shapes=tuple(shapes))
     program = torch.onnx.export(exported, spec.args, None, dynamo=True, input_names=spec.input_names,
@@ -217,8 +280,9 @@ def _export_torchscript(spec: _Spec, opset: int, path: Path):
     import onnx
 
     axes = {}
-    if spec.dynamic_batch:
-        axes = {spec.input_names[0]: {0: "batch"}, **{n: {0: "batch"} for n in spec.output_names}}
+    if spec.batch_inputs:
+        axes = {**{n: {0: "batch"} for n in spec.input_names[:spec.batch_inputs]},
+                **{n: {0: "batch"} for n in spec.output_names}}
     torch.onnx.export(spec.module, spec.args, str(path), dynamo=False, input_names=spec.input_names,
                       output_names=spec.output_names, opset_version=opset, dynamic_axes=axes or None)
     return onnx.load(str(path))
@@ -292,23 +356,25 @@ def parity_check(model, folder: Path, frames: int = 3, seed: int = 1) -> dict[st
     ``FRAME_MAX_TOLERANCE`` for why the frame is not held to ``FP32_TOLERANCE``.
     """
     source, driving, state, ref = _example_inputs(model, batch=frames, seed=seed)
+    pose = is_pose(model.config)
     errors: dict[str, float] = {}
     sess = session_for(folder / "source_encoder.onnx")
-    got = sess.run(None, {"source": source.numpy()})
+    got = sess.run(None, {i.name: a.numpy() for i, a in zip(sess.get_inputs(), source)})
     want = (*(getattr(state, n) for n in state_names()), *state.features)
     errors["source_encoder"] = max(_max_err(g, w) / max(1.0, float(w.abs().max())) for g, w in zip(got, want))
-    sess = session_for(folder / "detector.onnx")
-    with torch.no_grad():
-        kp, jac = model.detector(driving)
-    got = sess.run(None, {"driving": driving.numpy()})
-    errors["detector"] = max(_max_err(got[0], kp), _max_err(got[1], jac))
+    if not pose:
+        sess = session_for(folder / "detector.onnx")
+        with torch.no_grad():
+            kp, jac = model.detector(driving[0])
+        got = sess.run(None, {"driving": driving[0].numpy()})
+        errors["detector"] = max(_max_err(got[0], kp), _max_err(got[1], jac))
     sess = session_for(folder / "frame.onnx")
     names = frame_input_names(model.config)
     err, total, count = 0.0, 0.0, 0
-    for batch in (driving, driving[:1]):
+    for batch in (driving, _batch_slice(driving, 1)):
         args = _frame_args(batch, state, ref)
         with torch.no_grad():
-            want = model.animate(state, batch, ref)
+            want = model.generate(state, *batch)["prediction"] if pose else model.animate(state, batch[0], ref)
         got = sess.run(None, {n: a.numpy() for n, a in zip(names, args)})[0]
         diff = _abs_err(got, want)
         err = max(err, float(diff.max()))
@@ -406,7 +472,7 @@ def export_onnx(weights_path: Path, out_dir: Path, *, fp16: bool = False, opset:
             "opset": opset,
             "fp16": fp16,
             "exporters": exporters,
-            "graphs": {g: f"{g}.onnx" for g in GRAPHS},
+            "graphs": {g: f"{g}.onnx" for g in graphs_for(weights.config)},
             "parity_max_abs_error": parity,
             "parity_tolerance_fp32": TOLERANCES,
             "export_seconds": round(export_seconds, 1),

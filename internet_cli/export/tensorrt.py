@@ -76,11 +76,12 @@ def build_engine(onnx_path: Path, plan_path: Path, *, fp16: bool = False,
 
 def build_engines(folder: Path, *, fp16: bool = False, log: Callable[[str], None] = print) -> list[Path]:
     """Engines for every graph of an exported folder: ``GRAPH.plan`` beside ``GRAPH.onnx``."""
-    from internet_cli.export.onnx import GRAPHS
+    from internet_cli.export.onnx import graphs_for
+    from internet_cli.runtime.onnx_backend import read_export
 
     require_tensorrt()
     out = []
-    for graph in GRAPHS:
+    for graph in graphs_for(read_export(Path(folder)).config):
         log(f"building TensorRT engine for {graph}.onnx{' (fp16)' if fp16 else ''}")
         out.append(build_engine(Path(folder) / f"{graph}.onnx", Path(folder) / f"{graph}.plan", fp16=fp16))
     return out

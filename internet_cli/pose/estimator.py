@@ -124,3 +124,37 @@ class PoseEstimator:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class PersonSegmenter:
+    """MediaPipe's selfie segmentation (bundled, offline): ``segmenter(rgb)`` -> ``(H, W)`` float32
+    person probability in [0, 1] at the image's size. ``model_selection=1`` is the landscape model,
+    meant for whole bodies further from the camera."""
+
+    def __init__(self, model_selection: int = 1):
+        mp = _import_mediapipe()
+        try:
+            with _mp_lock, _quiet_stderr():
+                self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=model_selection)
+                self._seg.process(np.zeros((64, 64, 3), np.uint8))
+        except Exception as exc:  # noqa: BLE001 - a broken install: one clear line
+            from internet_cli.errors import InternetError
+
+            raise InternetError(f"MediaPipe selfie segmentation could not start ({type(exc).__name__}: {exc}); "
+                                "reinstall mediapipe==0.10.21") from None
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        img = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+        with _quiet_stderr():
+            mask = self._seg.process(img).segmentation_mask
+        return np.asarray(mask, np.float32)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._seg.close()
+
+    def __enter__(self) -> PersonSegmenter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -41,7 +41,7 @@ NUM_LANDMARKS = 33
 NOSE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 0, 7, 8, 11, 12, 23, 24
 
 BOX_LANDMARKS = [i for i in range(NUM_LANDMARKS) if not 13 <= i <= 22]
-"""The landmarks the person box is built from: all but the elbows, wrists and hands."""
+"""The landmarks a driving video's person box is built from: all but the elbows, wrists and hands."""
 
 MIN_VISIBLE = 4
 """Fewer landmarks with visibility >= 0.5 than this: no person."""
@@ -129,13 +129,15 @@ def head_size(lm: np.ndarray) -> float | None:
     return None
 
 
-def person_box(lm: np.ndarray | None, shape: tuple[int, ...]) -> Box | None:
-    """The square crop around the person of landmarks ``lm`` (``(33, 3)`` pixels) in a frame of ``shape``."""
+def person_box(lm: np.ndarray | None, shape: tuple[int, ...], arms: bool = True) -> Box | None:
+    """The square crop around the person of landmarks ``lm`` (``(33, 3)`` pixels) in a frame of ``shape``.
+
+    ``arms=False`` (driving videos): the box is the head's, the torso's and the legs', so an arm
+    stretched out does not move the crop under the body (the square and its padding leave room
+    for the arms). A photo keeps its arms in the box, so that none is cut off."""
     if lm is None or int((lm[:, 2] >= 0.5).sum()) < MIN_VISIBLE:
         return None
-    # The box is the head's, the torso's and the legs': an arm stretched out must not move the crop
-    # under the body (the square and its padding leave room for the arms).
-    body = lm[BOX_LANDMARKS]
+    body = lm if arms else lm[BOX_LANDMARKS]
     pts = body[:, :2].astype(np.float64)
     # Landmarks inside the frame are trusted whatever their visibility: in tracking mode the legs
     # of a full-body dancer start with low visibility and would otherwise crop the first frames
@@ -281,7 +283,7 @@ def track(frames: Iterable, size: int, fps: float = 25.0, lookahead: int = LOOKA
             if not pending and smoother.box is None:
                 lookahead = min(lookahead, max(1, LOOKAHEAD_BYTES // max(1, img.nbytes)))
             lm = est(img)
-            raw = person_box(lm, img.shape)
+            raw = person_box(lm, img.shape, arms=False)
             if smoother.box is None:
                 if raw is None:
                     pending.append((item, img))

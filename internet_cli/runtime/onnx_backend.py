@@ -16,7 +16,8 @@ import numpy as np
 
 from internet_cli.config import ModelConfig
 from internet_cli.errors import WeightsError
-from internet_cli.export.onnx import FORMAT, FORMAT_VERSION, GRAPHS, frame_input_names
+from internet_cli.export.onnx import (FORMAT, FORMAT_VERSION, POSE_INPUTS, SOURCE_POSE_INPUTS, frame_input_names,
+                                      graphs_for)
 from internet_cli.runtime.animator import anchor_scale
 
 _REEXPORT = "re-export it with `internet export --onnx -w WEIGHTS -o DIR`"
@@ -72,7 +73,12 @@ def read_export(folder: Path) -> ExportInfo:
     folder = Path(folder)
     if not folder.is_dir():
         raise WeightsError(f"not an exported model folder: {folder}")
-    metas = {g: _graph_metadata(folder / f"{g}.onnx") for g in GRAPHS}
+    frame = _graph_metadata(folder / "frame.onnx")
+    try:
+        config = ModelConfig.from_dict(json.loads(frame["config"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(f"{folder / 'frame.onnx'} has an unreadable model config; {_REEXPORT}") from exc
+    metas = {g: frame if g == "frame" else _graph_metadata(folder / f"{g}.onnx") for g in graphs_for(config)}
     for graph, meta in metas.items():
         if meta.get("format") != FORMAT:
             raise WeightsError(f"{folder / (graph + '.onnx')} is not an internet ONNX export (no '{FORMAT}' metadata)")
@@ -81,32 +87,38 @@ def read_export(folder: Path) -> ExportInfo:
                                f"{meta.get('format_version')}, this internet reads {FORMAT_VERSION}; {_REEXPORT}")
     if len({m.get("weights_sha256") for m in metas.values()}) != 1:
         raise WeightsError(f"the graphs in {folder} come from different weights files; {_REEXPORT}")
-    meta = metas["frame"]
-    try:
-        config = ModelConfig.from_dict(json.loads(meta["config"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise WeightsError(f"{folder / 'frame.onnx'} has an unreadable model config; {_REEXPORT}") from exc
-    return ExportInfo(folder, config, meta.get("trained") == "true", meta.get("fp16") == "true",
-                      meta.get("weights_sha256", ""))
+    return ExportInfo(folder, config, frame.get("trained") == "true", frame.get("fp16") == "true",
+                      frame.get("weights_sha256", ""))
 
 
 # TensorRT optimisation profile of the dynamic ``driving`` batch: (min, opt, max).
 TENSORRT_BATCH_PROFILE = (1, 4, 16)
 
 
-def _with_batch_profile(providers: list, graph: str, size: int) -> list:
-    """The TensorRT provider's options plus a batch profile for the graphs fed a ``driving`` batch,
+def _batch_inputs(config: ModelConfig) -> dict[str, str]:
+    """The inputs fed a driving batch, and their other dimensions (``AxBxC``)."""
+    if config.motion.anchors == "pose":
+        n = config.motion.num_anchors
+        return {POSE_INPUTS[0]: f"{n}x2", POSE_INPUTS[1]: f"{n}x2x2"}
+    return {"driving": f"3x{config.image_size}x{config.image_size}"}
+
+
+def _with_batch_profile(providers: list, graph: str, config: ModelConfig) -> list:
+    """The TensorRT provider's options plus a batch profile for the graphs fed a driving batch,
     so that one engine serves every batch size (otherwise it rebuilds one per new shape)."""
     if graph == "source_encoder":
         return providers
     out = []
     for p in providers:
         if isinstance(p, tuple) and p[0] == "TensorrtExecutionProvider":
+            inputs = _batch_inputs(config)
+
+            def shapes(b: int) -> str:
+                return ",".join(f"{name}:{b}x{dims}" for name, dims in inputs.items())
+
             lo, opt, hi = TENSORRT_BATCH_PROFILE
-            dims = f"3x{size}x{size}"
-            p = (p[0], {**p[1], "trt_profile_min_shapes": f"driving:{lo}x{dims}",
-                        "trt_profile_opt_shapes": f"driving:{opt}x{dims}",
-                        "trt_profile_max_shapes": f"driving:{hi}x{dims}"})
+            p = (p[0], {**p[1], "trt_profile_min_shapes": shapes(lo), "trt_profile_opt_shapes": shapes(opt),
+                        "trt_profile_max_shapes": shapes(hi)})
         out.append(p)
     return out
 
@@ -134,11 +146,11 @@ class OnnxAnimator:
             Path(cache).mkdir(exist_ok=True)
         providers = ort_providers(backend, device, cache_dir=cache, fp16=info.fp16)
         self.sessions = {}
-        for graph in GRAPHS:
+        for graph in graphs_for(self.config):
             path = self.folder / f"{graph}.onnx"
             try:
                 self.sessions[graph] = ort.InferenceSession(str(path), sess_options=ort_session_options(),
-                                                            providers=_with_batch_profile(providers, graph, self.size))
+                                                            providers=_with_batch_profile(providers, graph, self.config))
             except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph types
                 raise WeightsError(f"{path} cannot be loaded by onnxruntime (corrupt or truncated); "
                                    f"{_REEXPORT}") from exc
@@ -152,11 +164,25 @@ class OnnxAnimator:
         provider = self.providers[0].replace("ExecutionProvider", "")
         return f"{self.backend} (onnxruntime {provider}{', fp16' if self.info.fp16 else ''})"
 
-    def encode_source(self, source: np.ndarray) -> OnnxState:
-        """``source`` ``(S, S, 3)`` uint8 -> the per-source state."""
+    @property
+    def pose_mode(self) -> bool:
+        return self.config.motion.anchors == "pose"
+
+    def encode_source(self, source: np.ndarray, anchors: tuple[np.ndarray, np.ndarray] | None = None) -> OnnxState:
+        """``source`` ``(S, S, 3)`` uint8 -> the per-source state; pose mode takes the source's
+        ``anchors`` ``((1, n, 2), (1, n, 2, 2))`` float32."""
         sess = self.sessions["source_encoder"]
-        outputs = sess.run(None, {"source": _to_float(source[None])})
+        feeds = {"source": _to_float(source[None])}
+        if self.pose_mode:
+            feeds.update(zip(SOURCE_POSE_INPUTS, (np.asarray(a, np.float32) for a in anchors)))
+        outputs = sess.run(None, feeds)
         return OnnxState({o.name: v for o, v in zip(sess.get_outputs(), outputs)})
+
+    def animate_pose(self, state: OnnxState, kp: np.ndarray, jac: np.ndarray) -> np.ndarray:
+        """Pose mode: driving anchors ``(B, n, 2)`` and affines ``(B, n, 2, 2)`` -> frames ``(B, S, S, 3)`` uint8."""
+        feeds = {**state.inputs, POSE_INPUTS[0]: np.ascontiguousarray(kp, np.float32),
+                 POSE_INPUTS[1]: np.ascontiguousarray(jac, np.float32)}
+        return _to_uint8(self.sessions["frame"].run(None, {n: feeds[n] for n in self._frame_inputs})[0])
 
     def reference(self, state: OnnxState, first_frame: np.ndarray, relative: bool, adapt_scale: bool) -> dict:
         """Relative-motion reference from the first driving frame ``(S, S, 3)`` uint8."""

@@ -59,14 +59,16 @@ def test_crop_outside_the_frame_fades_into_a_smooth_fill_without_streaks():
     assert np.abs(np.diff(far, axis=1)).max() <= 6  # far from it: smooth, no streaks
 
 
-def test_an_arm_stretched_out_does_not_move_the_crop():
+def test_an_arm_stretched_out_does_not_move_a_video_crop_but_stays_in_a_photo_crop():
     lm = np.zeros((33, 3), np.float32)
     lm[:, 2] = 0.99
     lm[:, 0], lm[:, 1] = 300, np.linspace(100, 500, 33)
-    before = person_box(lm, (600, 800, 3))
+    before = person_box(lm, (600, 800, 3), arms=False)
     lm[[14, 16, 18, 20, 22], 0] = 790  # the right arm reaches the frame's edge
-    after = person_box(lm, (600, 800, 3))
+    after = person_box(lm, (600, 800, 3), arms=False)
     assert (after.cx, after.cy, after.side) == (before.cx, before.cy, before.side)
+    photo = person_box(lm, (600, 800, 3))
+    assert photo.x0 + photo.side > 790
 
 
 def test_box_needs_a_person():

@@ -10,6 +10,8 @@ import sys
 import av
 import numpy as np
 import pytest
+
+from internet_cli.config import preset
 import torch
 
 from internet_cli.checkpoint import load_weights
@@ -151,10 +153,13 @@ def test_tensorrt_provider_gets_a_batch_profile_for_driving_graphs():
 
     providers = [("TensorrtExecutionProvider", {"trt_fp16_enable": True}), "CUDAExecutionProvider",
                  "CPUExecutionProvider"]
-    assert _with_batch_profile(providers, "source_encoder", 512) == providers
-    frame = _with_batch_profile(providers, "frame", 512)
+    config = preset("tiny-512")
+    assert _with_batch_profile(providers, "source_encoder", config) == providers
+    frame = _with_batch_profile(providers, "frame", config)
     assert frame[1:] == providers[1:]
     assert frame[0][1] == {"trt_fp16_enable": True, "trt_profile_min_shapes": "driving:1x3x512x512",
                            "trt_profile_opt_shapes": "driving:4x3x512x512",
                            "trt_profile_max_shapes": "driving:16x3x512x512"}
     assert providers[0][1] == {"trt_fp16_enable": True}  # not modified in place
+    pose = _with_batch_profile(providers, "frame", preset("tiny-512", anchors="pose"))
+    assert pose[0][1]["trt_profile_opt_shapes"] == "driving_anchors:4x10x2,driving_affines:4x10x2x2"

@@ -1,0 +1,37 @@
+"""`internet animate` with a pose-anchor model, end to end on real photos (real MediaPipe, real PyAV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.test_animate import probe, run_cli
+from tests.media import make_image
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_real_photo_animated_by_the_example_dancer(tmp_path, astronaut_jpg, tiny512_pose_weights,
+                                                     tiny512_pose_onnx, backend):
+    out = tmp_path / "out.mp4"
+    weights = tiny512_pose_weights if backend == "torch" else tiny512_pose_onnx
+    r = run_cli("animate", str(astronaut_jpg), str(EXAMPLES / "driving.mp4"), "-o", str(out), "-w", str(weights),
+                "--backend", backend, "--max-frames", "8", "--side-by-side")
+    assert r.returncode == 0, r.stderr
+    info = probe(out)
+    assert info["size"] == (1536, 512) and info["frames"] == 8
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_a_photo_without_a_person_is_one_clear_error_and_no_output(tmp_path, tiny512_pose_weights):
+    src = make_image(tmp_path / "flat.png", size=(300, 300))
+    out = tmp_path / "out.mp4"
+    r = run_cli("animate", str(src), str(EXAMPLES / "driving.mp4"), "-o", str(out), "-w", str(tiny512_pose_weights),
+                "--backend", "torch", "--crop", "none", "--max-frames", "4")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("internet:")]
+    assert len(errors) == 1 and "no person found" in errors[0], r.stderr
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["flat.png"]
