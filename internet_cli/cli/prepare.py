@@ -25,7 +25,8 @@ def prepare(
 ) -> None:
     """Crop every raw video around its person (tracked, smoothed) into the training layout.
 
-    Frames without a person are trimmed; the train/test split of RAW_DIR is kept, or made.
+    Frames without a person are trimmed; the train/test split of RAW_DIR is kept, or made. Every
+    clip gets its MediaPipe landmarks (NAME.pose.npz) for pose-anchor training.
     """
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -50,6 +51,10 @@ def prepare(
     console.print(f"prepare {raw} -> {out} at {size}x{size}: {len(report.written)} clip(s) written, "
                   f"{len(report.existing)} existing, {len(report.skipped)} skipped; {report.frames_out} of "
                   f"{report.frames_in} frames kept ({kept:.0%}) in {report.seconds:.1f} s", soft_wrap=True)
+    from internet_cli.cli.prepare_pose import run_with_progress
+
+    poses = run_with_progress(out, ("train", "test"))  # NAME.pose.npz: what pose-anchor training reads
+    console.print(f"landmarks: {len(poses.computed)} NAME.pose.npz written ({poses.seconds:.1f} s)")
     if flow:
         from internet_cli.cli.prepare_flow import prepare_flow
 

@@ -47,6 +47,12 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
+def barrier(d: Dist) -> None:
+    """Wait for every rank (a no-op in a single process)."""
+    if d.enabled:
+        torch.distributed.barrier()
+
+
 def all_true(flag: bool, d: Dist) -> bool:
     """True only if ``flag`` is true on every rank (so all ranks take the same branch)."""
     if not d.enabled:

@@ -116,6 +116,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         from internet_cli.clips.layout import scan_split
 
+        if self.model.pose_mode:
+            self._ensure_poses()
         entries = scan_split(Path(spec.data), "train")
         data_cfg = DataConfig(size=self.cfg.image_size or spec.model.image_size, seed=self.cfg.seed,
                               flow="none" if spec.loss.temporal_mode == "none" else "dis",
@@ -153,6 +155,16 @@ class Trainer:
             return model
         return INTERnet(self.spec.model)
 
+    def _ensure_poses(self) -> None:
+        """Pose mode: MediaPipe landmarks for the training videos that lack them (rank 0 writes)."""
+        if self.dist.is_main:
+            from internet_cli.clips.prepare_pose import prepare_pose
+
+            report = prepare_pose(self.spec.data, splits=("train",))
+            if report.computed:
+                print(f"landmarks: {len(report.computed)} NAME.pose.npz computed ({report.seconds:.1f} s)")
+        distributed.barrier(self.dist)
+
     def _converted_model(self, weights) -> INTERnet:
         """Learned-anchor weights as the start of a pose-mode model (or the reverse): everything
         but the anchor detector is loaded; the detector is dropped (or starts untrained)."""
@@ -161,12 +173,15 @@ class Trainer:
         self.spec.model = with_anchors(weights.config, self.spec.anchors)
         model = INTERnet(self.spec.model)
         state = {k: v for k, v in weights.state_dict.items() if not k.startswith("detector.")}
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if unexpected or any(not k.startswith("detector.") for k in missing):
+        own = model.state_dict()
+        if any(k not in own or own[k].shape != v.shape for k, v in state.items()) or \
+                any(k not in state for k in own if not k.startswith("detector.")):
             from internet_cli.errors import InputError
 
             raise InputError(f"{self.spec.init_weights}: its layers do not fit a {self.spec.anchors}-anchor "
-                             f"{self.spec.model.name} model")
+                             f"{self.spec.model.name} model (pose mode has {self.spec.model.motion.num_anchors} "
+                             f"anchors, these weights {weights.config.motion.num_anchors})")
+        model.load_state_dict(state, strict=False)
         return model
 
     def state_dict(self) -> dict:
