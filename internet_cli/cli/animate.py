@@ -12,7 +12,9 @@ from internet_cli.cli.common import DeviceOption, WeightsOption, console, warn
 
 def animate(
     source: Annotated[Path | None, typer.Argument(help="Photo of the person (JPEG, PNG, WebP, ...).", show_default=False)] = None,
-    driving: Annotated[Path | None, typer.Argument(help="Driving video (MP4, MOV, AVI, WebM, ...).", show_default=False)] = None,
+    driving: Annotated[Path | None, typer.Argument(help="Driving video (MP4, MOV, AVI, WebM, ...), or a .pose.npz "
+                                                   "motion template (--save-pose; pose-anchor models).",
+                                                   show_default=False)] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output MP4 (512x512 H.264).", show_default=False)] = None,
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
@@ -27,6 +29,9 @@ def animate(
                                            help="Pose-anchor models, with --relative: put the driving bones' "
                                                 "directions on the source's own bone lengths (the default); "
                                                 "--no-retarget: FOMM's relative motion on the anchors.")] = True,
+    save_pose: Annotated[Path | None, typer.Option("--save-pose", help="Pose-anchor models: also write the driving "
+                                                   "video's smoothed landmarks to this .pose.npz, to drive other "
+                                                   "photos with later (a motion template).", show_default=False)] = None,
     adapt_scale: Annotated[bool, typer.Option("--adapt-scale", help="Scale the driving motion to the source body size.")] = False,
     crop: Annotated[str, typer.Option("--crop", help="auto: crop source and driving frames around the person "
                                       "(pose tracking, docs/cropping.md); none: whole frames.")] = "auto",
@@ -56,8 +61,13 @@ def animate(
         raise typer.BadParameter(f"--crop must be auto or none, got {crop!r}")
     opts = AnimateOptions(relative=relative, adapt_scale=adapt_scale, batch_size=batch_size, crf=crf, start=start,
                           end=end, max_frames=max_frames, overwrite=overwrite, side_by_side=side_by_side, audio=audio,
-                          crop=crop, find_best_frame=find_best_frame, retarget=retarget)
+                          crop=crop, find_best_frame=find_best_frame, retarget=retarget,
+                          save_pose=save_pose)
+    if save_pose is not None and not save_pose.name.lower().endswith(".pose.npz"):
+        raise typer.BadParameter(f"--save-pose must name a .pose.npz file, got {save_pose}")
     if jobs is not None or out_dir is not None or shard is not None:  # batch mode: internet_cli/runtime/batch.py
+        if save_pose is not None:
+            raise typer.BadParameter("--save-pose takes one driving video, not a batch")
         from internet_cli.cli.animate_batch import animate_batch
 
         return animate_batch(jobs, out_dir, shard, {"SOURCE": source, "DRIVING": driving, "-o": output}, weights,

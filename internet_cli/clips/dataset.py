@@ -291,15 +291,10 @@ class VideoPairDataset(torch.utils.data.Dataset):
         from internet_cli.pose.parts import mirror, normalise, part_motion
 
         track, cfg = self._pose(video), self.config
-        w, h = track.frame_size
-        side = max(w, h)
+        square = track.on_square(cfg.size)  # onto the grid of to_square(frame, size)
         out = []
         for i in indices:
-            lm = np.array(track.landmarks[min(i, len(track) - 1)], np.float64)
-            lm[:, 0] += (side - w) // 2  # onto the grid of to_square(frame, size)
-            lm[:, 1] += (side - h) // 2
-            lm[:, :2] *= cfg.size / side
-            lm = normalise(lm, cfg.size)
+            lm = normalise(square[min(i, len(track) - 1)], cfg.size)
             lm[:, :2] += rng.normal(0.0, cfg.pose_jitter, size=(len(lm), 2))
             lm[rng.random(len(lm)) < cfg.pose_drop, 2] = 0.1
             out.append(mirror(lm) if flip else lm)

@@ -27,6 +27,10 @@ from internet_cli.pose.skeleton import NUM_LANDMARKS
 POSE_SUFFIX = ".pose.npz"
 
 
+def is_pose_file(path: Path) -> bool:
+    return Path(path).name.lower().endswith(POSE_SUFFIX)
+
+
 @dataclass
 class PoseTrack:
     landmarks: np.ndarray  # (T, 33, 3) float32
@@ -37,6 +41,16 @@ class PoseTrack:
 
     def __len__(self) -> int:
         return len(self.landmarks)
+
+    def on_square(self, size: int) -> np.ndarray:
+        """The landmarks on the grid of ``to_square(frame, size)`` (the model's framing), pixels."""
+        w, h = self.frame_size
+        side = max(w, h)
+        out = np.array(self.landmarks, np.float64)
+        out[..., 0] += (side - w) // 2
+        out[..., 1] += (side - h) // 2
+        out[..., :2] *= size / side
+        return out
 
 
 def save_pose(path: Path, track: PoseTrack) -> None:

@@ -265,9 +265,10 @@ class _SharedSource:
     def __getattr__(self, name):
         return getattr(self._animator, name)
 
-    def encode_source(self, image):
+    def encode_source(self, image, *anchors):
+        """``anchors``: pose mode's source anchors, found from the same image (so the same too)."""
         if self._image is not image:
-            self._state = self._animator.encode_source(image)
+            self._state = self._animator.encode_source(image, *anchors)
             self._image = image  # holding the array keeps its identity unique
             self.encodes += 1
         return self._state
@@ -302,7 +303,7 @@ def run_batch(
             on_result(result)
 
     for group in group_by_source(jobs):
-        image = framing = None
+        image = framing = landmarks = None
         source_error: str | None = None
         for job in group:
             if not force and is_complete(job, fingerprint):
@@ -323,8 +324,9 @@ def run_batch(
                 _remove_marker(job.output)
                 job.output.parent.mkdir(parents=True, exist_ok=True)
                 out = check_output_path(job.output, overwrite=True)
-                prepared = Job(image, probe_video(job.driving), out, _fresh(framing))
+                prepared = Job(image, probe_video(job.driving), out, _fresh(framing), landmarks, str(job.source))
                 result = run(prepared, shared, run_opts, on_frames=on_frames)
+                landmarks = prepared.source_landmarks  # pose mode: found once per source
                 write_marker(job, fingerprint, result.frames)
             except (KeyboardInterrupt, BatchAborted):
                 raise

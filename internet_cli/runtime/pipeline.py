@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from internet_cli.errors import InputError
 from internet_cli.video.image import load_image
 from internet_cli.video.reader import VideoInfo, probe_video
 from internet_cli.video.writer import VideoWriter, check_output_path
@@ -38,6 +39,7 @@ class AnimateOptions:
     crop: str = "none"  # "auto": crop around the person (internet_cli/runtime/framing.py); the CLI's default
     find_best_frame: bool = False
     retarget: bool = True  # pose mode, with relative: the driving bones on the source body (pose/retarget.py)
+    save_pose: Path | None = None  # pose mode: write the driving's smoothed landmarks here (a .pose.npz)
 
     @property
     def pose_motion(self) -> str:
@@ -64,6 +66,9 @@ class Job:
     driving: VideoInfo
     output: Path
     framing: object = None  # runtime.framing.Framing for --crop auto; None: whole frames
+    source_landmarks: np.ndarray | None = None  # pose mode: the source's pose, found once (batches reuse it)
+    source_name: str = "source"  # for error messages
+    driving_pose: object = None  # a .pose.npz driving (pose.files.PoseTrack): landmarks instead of frames
 
     def expected_frames(self, opts: AnimateOptions) -> int | None:
         """Best estimate of the output frame count, for the progress bar."""
@@ -84,10 +89,22 @@ def prepare(source: Path, driving: Path, output: Path, size: int, opts: AnimateO
     out = check_output_path(Path(output), opts.overwrite)
     from internet_cli.runtime.framing import frame_source
 
+    from internet_cli.pose.files import is_pose_file, load_pose
+
+    if opts.save_pose is not None:
+        check_output_path(Path(opts.save_pose), opts.overwrite)
     photo = load_image(Path(source))
-    info = probe_video(Path(driving))
+    track = load_pose(Path(driving)) if is_pose_file(driving) else None
+    info = probe_video(Path(driving)) if track is None else _template_info(Path(driving), track)
     image, framing = frame_source(photo, size, opts.crop, name=str(source))
-    return Job(image, info, out, framing)
+    return Job(image, info, out, framing, source_name=str(source), driving_pose=track)
+
+
+def _template_info(path: Path, track) -> VideoInfo:
+    """What the pipeline needs to know of a ``.pose.npz`` driving (a motion template)."""
+    fps = Fraction(track.fps).limit_denominator(1001) if track.fps > 0 else Fraction(30)
+    w, h = track.frame_size
+    return VideoInfo(path, w, h, fps, len(track), len(track) / float(fps), 0, False, "pose")
 
 
 def _threaded(gen: Iterator, maxsize: int) -> Iterator:
@@ -125,10 +142,12 @@ def _threaded(gen: Iterator, maxsize: int) -> Iterator:
         thread.join(timeout=5)
 
 
-def _batches(job: Job, size: int, opts: AnimateOptions, pose=None) -> Iterator[tuple]:
-    """Decoded driving frames, framed like the source, in batches: ``((B, S, S, 3) uint8, times)``;
-    with ``pose`` (a :class:`~internet_cli.runtime.pose_motion.DrivingPose`), also each frame's
-    anchors ``(B, n, 2)`` and affines ``(B, n, 2, 2)``: the pose step runs here, in the decode thread."""
+def _driving(job: Job, size: int, opts: AnimateOptions, pose) -> Iterator[tuple]:
+    """``(image, time, anchors or None)`` per driving frame; with ``pose`` (a
+    :class:`~internet_cli.runtime.pose_motion.DrivingPose`) the pose step runs here, in the decode thread."""
+    if job.driving_pose is not None:
+        yield from _template(job, size, opts, pose)
+        return
     from internet_cli.runtime.framing import frame_driving  # whole frames, or the person tracker
 
     estimator = None
@@ -136,41 +155,69 @@ def _batches(job: Job, size: int, opts: AnimateOptions, pose=None) -> Iterator[t
         from internet_cli.pose.estimator import PoseEstimator
 
         estimator = PoseEstimator(video=True)  # one tracker per driving video
-    batch, times, anchors = [], [], []
     try:
         for image, frame_time in frame_driving(job, size, opts):
-            batch.append(image)
-            times.append(frame_time)
-            if estimator is not None:
-                anchors.append(pose(estimator(image)))
-            if len(batch) == opts.batch_size:
-                yield _batch(batch, times, anchors)
-                batch, times, anchors = [], [], []
-        if batch:
-            yield _batch(batch, times, anchors)
+            yield image, frame_time, pose(estimator(image)) if estimator is not None else None
     finally:
         if estimator is not None:
             estimator.close()
 
 
-def _batch(frames: list, times: list, anchors: list) -> tuple:
-    if not anchors:
-        return np.stack(frames), times
-    return np.stack(frames), times, np.stack([a[0] for a in anchors]), np.stack([a[1] for a in anchors])
+def _template(job: Job, size: int, opts: AnimateOptions, pose) -> Iterator[tuple]:
+    """A ``.pose.npz`` driving: its landmarks, drawn as a skeleton for ``--side-by-side``."""
+    from internet_cli.pose.draw import draw_skeleton
+
+    track, fps = job.driving_pose, float(job.driving.fps)
+    done = 0
+    for i, lm in enumerate(track.on_square(size)):
+        t = i / fps
+        if (opts.start and t < opts.start - 1e-9) or (opts.end is not None and t >= opts.end):
+            continue
+        if opts.max_frames is not None and done >= opts.max_frames:
+            return
+        lm = lm if track.found[i] else None
+        yield draw_skeleton(lm, size), t, pose(lm)
+        done += 1
+
+
+def _batches(job: Job, size: int, opts: AnimateOptions, pose=None) -> Iterator[tuple]:
+    """Driving frames, framed like the source, in batches: ``((B, S, S, 3) uint8, times)``, plus
+    the anchors ``(B, n, 2)`` and affines ``(B, n, 2, 2)`` of each frame in pose mode."""
+    batch = []
+    for item in _driving(job, size, opts, pose):
+        batch.append(item)
+        if len(batch) == opts.batch_size:
+            yield _batch(batch)
+            batch = []
+    if batch:
+        yield _batch(batch)
+
+
+def _batch(items: list) -> tuple:
+    images, times, anchors = zip(*items)
+    if anchors[0] is None:
+        return np.stack(images), list(times)
+    return np.stack(images), list(times), np.stack([a[0] for a in anchors]), np.stack([a[1] for a in anchors])
 
 
 def source_pose(job: Job, animator, opts: AnimateOptions):
     """Pose mode: the :class:`DrivingPose` of this job (the source's landmarks found once); else None."""
     if not getattr(animator, "pose_mode", False):
+        if job.driving_pose is not None or opts.save_pose is not None:
+            raise InputError("a .pose.npz driving and --save-pose need a pose-anchor model (motion.anchors = "
+                             "pose); these weights have learned anchors")
         return None
     from internet_cli.runtime.pose_motion import DrivingPose, detect_source
 
     framing = job.framing
-    if framing is not None and framing.active and framing.source_landmarks is not None:
-        landmarks = framing.source_landmarks
-    else:
-        landmarks = detect_source(job.source, name=str(getattr(job, "source_name", "source")))
-    return DrivingPose(landmarks, animator.size, float(job.driving.fps), opts.pose_motion)
+    if job.source_landmarks is None:
+        if framing is not None and framing.active and framing.source_landmarks is not None:
+            job.source_landmarks = framing.source_landmarks
+        else:
+            job.source_landmarks = detect_source(job.source, job.source_name)
+    smoothed = job.driving_pose is not None and job.driving_pose.origin == "animate"  # saved by --save-pose
+    return DrivingPose(job.source_landmarks, animator.size, float(job.driving.fps), opts.pose_motion,
+                       smooth=not smoothed)
 
 
 class _Encoder:
@@ -256,5 +303,17 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
                     on_frames(len(outputs))
         finally:
             encoder.close()
+    if opts.save_pose is not None and pose is not None:
+        _save_track(Path(opts.save_pose), pose, size, info.fps)
     return AnimateResult(job.output, frames, info.fps, (width, size), with_audio, time.perf_counter() - t_start,
                          model_time)
+
+
+def _save_track(path: Path, pose, size: int, fps) -> None:
+    """``--save-pose``: the smoothed driving landmarks (model-size pixels), reusable as a driving."""
+    from internet_cli.pose.files import PoseTrack, save_pose
+
+    found = np.array([lm is not None for lm in pose.track], bool)
+    rows = [lm if lm is not None else np.zeros((33, 3), np.float32) for lm in pose.track]
+    landmarks = np.stack(rows) if rows else np.zeros((0, 33, 3), np.float32)
+    save_pose(path, PoseTrack(landmarks, found, (size, size), "animate", float(fps)))

@@ -327,3 +327,21 @@ def test_crop_auto_frames_each_source_once_and_reports_its_note(tmp_path, media)
     assert [r.status for r in result.results] == ["done", "done"], [r.message for r in result.results]
     assert all("no person found" in r.message for r in result.results)
     assert frame_count(tmp_path / "out" / "anna__jump.mp4") == 2
+
+
+def test_pose_mode_finds_the_source_pose_once_per_source(tmp_path, astronaut_jpg, tiny512_pose_weights, monkeypatch):
+    import torch
+
+    from internet_cli.checkpoint import load_weights
+    from internet_cli.runtime import pose_motion
+    from internet_cli.runtime.animator import TorchAnimator
+
+    calls = []
+    real = pose_motion.detect_source
+    monkeypatch.setattr(pose_motion, "detect_source", lambda image, name="source": calls.append(name) or real(image, name))
+    drivers = [make_video(tmp_path / f"d{i}.mp4", frames=3, size=(96, 96)) for i in range(2)]
+    jobs = [PairJob(i + 1, astronaut_jpg, d, tmp_path / "out" / f"o{i}.mp4") for i, d in enumerate(drivers)]
+    animator = TorchAnimator(load_weights(tiny512_pose_weights), torch.device("cpu"))
+    result = run_batch(jobs, animator, AnimateOptions(crop="none"))
+    assert [r.status for r in result.results] == ["done", "done"], [r.message for r in result.results]
+    assert calls == [str(astronaut_jpg)] and result.sources_encoded == 1
