@@ -1,12 +1,18 @@
-"""Per-frame time and peak RSS of `internet animate` (issue: foundation).
+"""Per-frame time and peak RSS of `internet animate`, end to end, side by side in one run.
 
-Runs the real CLI in subprocesses on a generated 512x512 driving video, with random weights of
-the chosen preset (speed does not depend on training), and prints, side by side from one run:
-- a 2048x2048 fp32 matmul probe (GFLOP/s), to tell whether the machine was quiet;
-- seconds per frame of the whole job (decode + model + encode) for a short and a long video;
+Runs the real CLI in subprocesses and prints, from one run:
+- a 2048x2048 fp32 matmul probe (GFLOP/s), before and after, to tell whether the machine was quiet;
+- seconds per frame of the whole job (decode, pose step, model, encode) for a short and a long video;
 - peak RSS of each run, to show memory is flat in video length.
 
     python benchmarks/animate_speed.py --preset paper-512 --short 50 --long 500
+    python benchmarks/animate_speed.py -w weights/internet-512.safetensors \
+        -w weights/internet-512-learned.safetensors --short 60 --long 300
+
+Without ``-w``: random weights of ``--preset`` (speed does not depend on training) on a generated
+pattern video. With ``-w`` (any number of weights files, pose or learned anchors): each file in
+turn for every length, on a real photo (scikit-image's astronaut) driven by a synthetic dancer, so
+that the pose step finds a person in every frame as it does in real use.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from speed import matmul_probe  # noqa: E402  (one probe for every benchmark)
 
 
@@ -43,6 +50,17 @@ def make_driving(path: Path, frames: int, size: int = 512, fps: int = 30) -> Pat
                 c.mux(p)
         for p in s.encode(None):
             c.mux(p)
+    return path
+
+
+def make_dancer(path: Path, frames: int, size: int = 512) -> Path:
+    from internet_cli.clips.synth import render_video
+    from internet_cli.video.writer import VideoWriter
+
+    video = render_video(4242, frames, size)
+    with VideoWriter(path, fps=30, size=size, crf=18) as w:
+        for f in video.frames:
+            w.write(f)
     return path
 
 
@@ -74,36 +92,56 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=1)
     ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
+    ap.add_argument("-w", "--weights", type=Path, action="append", default=None)
     args = ap.parse_args()
 
     from PIL import Image
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        weights = tmp / "w.safetensors"
-        subprocess.run([sys.executable, "-m", "internet_cli", "init", args.preset, "-o", str(weights)], check=True,
-                       capture_output=True)
+        if args.weights:
+            named = {w.name: w for w in args.weights}
+            import skimage.data
+
+            source = tmp / "source.png"
+            Image.fromarray(skimage.data.astronaut()).save(source)
+            driving = lambda n: make_dancer(tmp / f"drv{n}.mp4", n)  # noqa: E731
+        else:
+            named = {f"random {args.preset}": tmp / "w.safetensors"}
+            subprocess.run([sys.executable, "-m", "internet_cli", "init", args.preset, "-o",
+                            str(named[f"random {args.preset}"])], check=True, capture_output=True)
+            source = tmp / "source.png"
+            Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8)).save(source)
+            driving = lambda n: make_driving(tmp / f"drv{n}.mp4", n)  # noqa: E731
         if args.backend == "onnx":  # export once, outside the timed runs (animate would cache it too)
-            subprocess.run([sys.executable, "-m", "internet_cli", "export", "--onnx", "-w", str(weights), "-o",
-                            str(tmp / "onnx")], check=True, capture_output=True)
-            weights = tmp / "onnx"
-        source = tmp / "source.png"
-        Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8)).save(source)
+            for i, (name, w) in enumerate(named.items()):
+                subprocess.run([sys.executable, "-m", "internet_cli", "export", "--onnx", "-w", str(w), "-o",
+                                str(tmp / f"onnx{i}")], check=True, capture_output=True)
+                named[name] = tmp / f"onnx{i}"
         probe_before = matmul_probe()
         rows = []
         for n in (args.short, args.long):
-            drv = make_driving(tmp / f"drv{n}.mp4", n)
-            wall, rss, model_spf = run_animate(source, drv, weights, tmp / "out.mp4", args.batch_size, args.backend)
-            rows.append((n, wall, wall / n, model_spf, rss))
+            drv = driving(n)
+            for name, w in named.items():  # alternately, so that a noisy minute hits every file alike
+                wall, rss, model_spf = run_animate(source, drv, w, tmp / "out.mp4", args.batch_size, args.backend)
+                rows.append((name, n, wall, wall / n, model_spf, rss))
         probe_after = matmul_probe()
     print(f"machine: {os.cpu_count()} cpus, torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"matmul probe: {probe_before:.0f} GFLOP/s before, {probe_after:.0f} GFLOP/s after")
-    print(f"preset {args.preset}, backend {args.backend}, batch {args.batch_size}")
-    print("| driving frames | wall s | s/frame (whole job) | s/frame (model) | peak RSS GiB |")
-    print("|---|---|---|---|---|")
-    for n, wall, spf, mspf, rss in rows:
-        print(f"| {n} | {wall:.1f} | {spf:.3f} | {mspf:.3f} | {rss:.2f} |")
-    print(f"long/short peak RSS ratio: {rows[1][4] / rows[0][4]:.3f}")
+    print(f"backend {args.backend}, batch {args.batch_size}")
+    print("| weights | driving frames | wall s | s/frame (whole job) | s/frame (model) | peak RSS GiB |")
+    print("|---|---|---|---|---|---|")
+    for name, n, wall, spf, mspf, rss in rows:
+        print(f"| {name} | {n} | {wall:.1f} | {spf:.3f} | {mspf:.3f} | {rss:.2f} |")
+    for name in named:
+        short, long = (r for r in rows if r[0] == name)
+        print(f"{name}: long/short peak RSS ratio {long[5] / short[5]:.3f}")
+    if len(named) > 1:
+        first, *others = named
+        for other in others:
+            a = next(r for r in rows if r[0] == first and r[1] == args.long)
+            b = next(r for r in rows if r[0] == other and r[1] == args.long)
+            print(f"{first} / {other}, whole job s/frame at {args.long} frames: {a[3] / b[3]:.3f}")
 
 
 if __name__ == "__main__":

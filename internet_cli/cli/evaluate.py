@@ -50,6 +50,9 @@ def evaluate(
                                                    show_default=False)] = None,
     pose: Annotated[bool, typer.Option("--pose", help="Also AKD and MKR from MediaPipe Pose landmarks "
                                        "(docs/cropping.md).")] = False,
+    nearest_part: Annotated[bool, typer.Option("--nearest-part", help="Also the training-free nearest-part "
+                                               "baseline (each person pixel moves with its nearest body part; "
+                                               "docs/evaluation.md): the floor of a pose-anchor model.")] = False,
 ) -> None:
     """Self-imitation: reconstruct every test video from its first frame and score it.
 
@@ -97,6 +100,12 @@ def evaluate(
                  f"back to {size} px")
         methods.append(m)
     methods.append(CopySource())
+    if nearest_part:
+        from internet_cli.runtime.nearest_part import NearestPartAnimator
+
+        methods.append(ModelMethod("nearest-part", "nearest part", NearestPartAnimator(size),
+                                   info={"kind_detail": "training-free baseline"}))
+        methods[-1].kind = "baseline"
     if real:
         methods.append(RealFrames())
     opts = EvalOptions(split=split, max_frames=max_frames, max_videos=max_videos, batch_size=batch_size,

@@ -11,6 +11,8 @@ frames). The temporal metrics use the whole output clip. Methods in one table:
   no adapt-scale;
 - ``compare``: another weights file (``--compare``), the same way;
 - ``copy-source``: every output is the source frame (the "no motion" floor);
+- ``nearest-part`` (``--nearest-part``): the training-free pose baseline
+  (:mod:`internet_cli.runtime.nearest_part`), the floor of a pose-anchor model;
 - ``real``: the real frames themselves (the ceiling of the temporal metrics: the Interp-PSNR and
   warping error of real video; its per-frame scores are trivially perfect).
 
@@ -19,6 +21,11 @@ per-frame metrics are computed per batch, the temporal ones keep a tail of two f
 batches, so memory does not grow with the clip length. Per video, each metric is the mean over the
 frames (or frame pairs / triples) it is defined on; ``overall`` is the mean over all frames of all
 videos (frame-weighted).
+
+Pose-anchor models and the nearest-part baseline take each frame's landmarks from
+``NAME.pose.npz`` (``internet synth``'s exact joints; for other videos MediaPipe, computed in
+memory when the file is missing), in absolute motion: with the source being the first driving
+frame, relative and absolute motion coincide.
 """
 
 from __future__ import annotations
@@ -96,14 +103,19 @@ def _resize(frames: np.ndarray, size: int) -> np.ndarray:
 
 
 class Method:
-    """A way to reconstruct a clip from its first frame: ``start(source)`` then ``produce(frames)``."""
+    """A way to reconstruct a clip from its first frame: ``start(source)`` then ``produce(frames)``.
+    A method with ``needs_pose`` gets the video's landmarks (``set_pose(track)``) before ``start``."""
 
     key: str
     label: str
     kind: str
+    needs_pose = False
 
     def __init__(self) -> None:
         self.seconds = 0.0
+
+    def set_pose(self, track) -> None:
+        self._track = track
 
     def start(self, source: np.ndarray) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -125,21 +137,38 @@ class ModelMethod(Method):
         super().__init__()
         self.key, self.label, self.animator, self.relative = key, label, animator, relative
         self.info = info or {}
-        self._state = self._ref = None
+        self._state = self._ref = self._pose = None
         self._size: int | None = None
+        self.needs_pose = bool(getattr(animator, "pose_mode", False))
 
     def start(self, source: np.ndarray) -> None:
         t0 = time.perf_counter()
         self._size = source.shape[0]
         src = _resize(source[None], self.animator.size)[0]
-        self._state = self.animator.encode_source(src)
-        # The driving clip starts with the source frame itself.
-        self._ref = self.animator.reference(self._state, src, relative=self.relative, adapt_scale=False)
+        if self.needs_pose:  # the landmarks of every frame, on the model's grid; absolute motion
+            from internet_cli.runtime.pose_motion import DrivingPose
+
+            self._landmarks = self._track.on_square(self.animator.size)
+            self._t = 0
+            self._pose = DrivingPose(self._landmarks[0], self.animator.size, self._track.fps or 30.0,
+                                     mode="absolute", smooth=False)
+            self._state = self.animator.encode_source(src, self._pose.source_anchors())
+        else:
+            self._state = self.animator.encode_source(src)
+            # The driving clip starts with the source frame itself.
+            self._ref = self.animator.reference(self._state, src, relative=self.relative, adapt_scale=False)
         self.seconds += time.perf_counter() - t0
 
     def produce(self, frames: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
-        out = self.animator.animate(self._state, _resize(frames, self.animator.size), self._ref)
+        if self.needs_pose:
+            anchors = [self._pose(self._landmarks[t] if self._track.found[t] else None)
+                       for t in range(self._t, self._t + len(frames))]
+            self._t += len(frames)
+            out = self.animator.animate_pose(self._state, np.stack([a[0] for a in anchors]),
+                                             np.stack([a[1] for a in anchors]))
+        else:
+            out = self.animator.animate(self._state, _resize(frames, self.animator.size), self._ref)
         out = _resize(out, frames.shape[1])
         self.seconds += time.perf_counter() - t0
         return out
@@ -254,6 +283,16 @@ class RealFlow:
 
 # ---------------------------------------------------------------------------------------------
 # one video
+def video_pose(entry):
+    """The video's landmarks: ``NAME.pose.npz``, else MediaPipe now (in memory, nothing written)."""
+    from internet_cli.clips.prepare_pose import entry_pose, is_up_to_date
+    from internet_cli.pose.files import POSE_SUFFIX, load_pose
+
+    if is_up_to_date(entry):
+        return load_pose(entry.side_file(POSE_SUFFIX))
+    return entry_pose(entry)
+
+
 def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
                    on_frames: Callable[[int], None] | None = None) -> dict:
     """Score every method on one video; returns the per-video report entry (with ``Scores``
@@ -265,6 +304,10 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
     count = total if opts.max_frames is None else min(total, opts.max_frames)
     flows = RealFlow(entry, total, size)
     source = store[0]
+    if any(m.needs_pose for m in methods):
+        track = video_pose(entry)
+        for m in methods:
+            m.set_pose(track)
     for m in methods:
         m.start(source)
     scores = {m.key: Scores() for m in methods}

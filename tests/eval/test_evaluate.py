@@ -218,3 +218,18 @@ def test_model_method_resizes_to_its_own_size_and_back(synth_dir, model_size):
         assert r["psnr"] == M.PSNR_CAP and r["l1"] == 0.0
     else:  # a resize round trip: close to the real frames, not identical
         assert 25.0 < r["psnr"] < M.PSNR_CAP and r["ssim"] > 0.8
+
+
+def test_pose_model_and_nearest_part_baseline_in_one_table(tmp_path, tiny512_pose_weights):
+    """A pose-anchor model and the nearest-part baseline read NAME.pose.npz; with synth's exact joints
+    the training-free baseline beats copy-source (the floor a pose model must beat)."""
+    root = tmp_path / "data"
+    write_dataset(root, videos=2, frames=16, size=256, seed=4, test_fraction=0.5)
+    report = tmp_path / "r.json"
+    r = run_cli("evaluate", "--data", str(root), "-w", str(tiny512_pose_weights), "--nearest-part", "--no-real",
+                "--out", str(report))
+    assert r.returncode == 0, r.stderr
+    overall = json.loads(report.read_text())["overall"]
+    assert set(overall) == {"model", "copy-source", "nearest-part"}
+    assert all(np.isfinite(v["l1"]) for v in overall.values())
+    assert overall["nearest-part"]["l1"] < overall["copy-source"]["l1"]
