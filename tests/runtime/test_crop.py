@@ -266,3 +266,18 @@ def test_full_body_first_frames_are_not_cropped_at_the_waist():
             assert box is not None
             sides.append(box.side)
     assert min(sides[:3]) > 0.85 * sides[-1], sides
+
+
+def test_the_example_dancer_s_outstretched_arm_does_not_drag_the_crop():
+    """examples/driving.mp4: the arm goes out to the frame's edge in frames 60-68. With the wrists in
+    the box the crop centre moved 66.5 px there (11% of the side); without the arms it moves 3.4 px."""
+    from pathlib import Path
+
+    from internet_cli.runtime.crop import track
+    from internet_cli.video.reader import iter_frames
+
+    clip = Path(__file__).resolve().parents[2] / "examples" / "driving.mp4"
+    boxes = [f.box for _, f in track(iter_frames(clip), 512, fps=30)]
+    assert len(boxes) == 90
+    assert abs(boxes[68].cx - boxes[60].cx) < 8
+    assert max(b.cx for b in boxes) - min(b.cx for b in boxes) < 30
