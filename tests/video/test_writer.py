@@ -210,13 +210,13 @@ def test_overwrite_replaces(tmp_path):
 
 
 # -- the output name says what it holds ---------------------------------------------------------
-@pytest.mark.parametrize("name, demuxer, video, audio", [
-    ("out.mp4", "mov,mp4,m4a,3gp,3g2,mj2", "h264", "aac"),
-    ("out.MOV", "mov,mp4,m4a,3gp,3g2,mj2", "h264", "aac"),
-    ("out.mkv", "matroska,webm", "h264", "aac"),
-    ("out.webm", "matroska,webm", "vp9", "opus"),
+@pytest.mark.parametrize("name, demuxer, brand, video, audio", [
+    ("out.mp4", "mov,mp4,m4a,3gp,3g2,mj2", "isom", "h264", "aac"),
+    ("out.MOV", "mov,mp4,m4a,3gp,3g2,mj2", "qt  ", "h264", "aac"),
+    ("out.mkv", "matroska,webm", None, "h264", "aac"),
+    ("out.webm", "matroska,webm", None, "vp9", "opus"),
 ])
-def test_extension_picks_container_and_codecs(tmp_path, name, demuxer, video, audio):
+def test_extension_picks_container_and_codecs(tmp_path, name, demuxer, brand, video, audio):
     """Each supported name decodes, with PyAV, into the container and codecs it promises; the
     driving's AAC audio is carried over (re-encoded to Opus for WebM) and stays in length."""
     src = make_video(tmp_path / "in.mp4", frames=25, size=(S, S), audio=True)
@@ -224,7 +224,7 @@ def test_extension_picks_container_and_codecs(tmp_path, name, demuxer, video, au
     w = _transcode(src, out)
     assert w.has_audio and w.audio_mode == ("encode" if audio == "opus" else "copy")
     with av.open(str(out)) as c:
-        assert c.format.name == demuxer
+        assert c.format.name == demuxer and c.metadata.get("major_brand") == brand
     info = stream_info(out)
     assert info["codec"] == video and info["pix_fmt"] == "yuv420p" and info["frames"] == 25
     assert info["audio"] == [audio]
