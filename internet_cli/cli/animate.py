@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,8 @@ def animate(
     driving: Annotated[Path | None, typer.Argument(help="Driving video (MP4, MOV, AVI, WebM, ...), or a .pose.npz "
                                                    "motion template (--save-pose; pose-anchor models).",
                                                    show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output MP4 (512x512 H.264).", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output video, 512x512: .mp4, .mov or .mkv "
+                                                "(H.264), .webm (VP9, Opus audio).", show_default=False)] = None,
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
     backend: Annotated[str, typer.Option("--backend", help="auto (TensorRT, else onnxruntime on CUDA, else PyTorch "
@@ -38,7 +40,8 @@ def animate(
     find_best_frame: Annotated[bool, typer.Option("--find-best-frame", help="Start the relative motion from the "
                                                   "driving frame whose pose is closest to the source's (--crop auto).")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Driving frames per model call.")] = 1,
-    crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="H.264 quality (lower is better).")] = 18,
+    crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="Quality, lower is better (libx264's CRF; "
+                                     "libvpx-vp9's for .webm).")] = 18,
     start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in the driving video (s).")] = None,
     end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in the driving video (s).")] = None,
     max_frames: Annotated[int | None, typer.Option("--max-frames", min=1, help="Stop after this many frames.")] = None,
@@ -49,11 +52,9 @@ def animate(
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Batch: folder for the outputs.", show_default=False)] = None,
     shard: Annotated[str | None, typer.Option("--shard", help="Batch: run rows I, I+N, ... (I/N, 0-based).", show_default=False)] = None,
 ) -> None:
-    """Animate the person in SOURCE with the motion of DRIVING and write a 512x512 MP4."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    from internet_cli.devices import configure_torch_threads
-    from internet_cli.runtime.pipeline import AnimateOptions, prepare, run
+    """Animate the person in SOURCE with the motion of DRIVING and write a 512x512 video (.mp4, .mov,
+    .mkv: H.264; .webm: VP9 + Opus)."""
+    from internet_cli.runtime.pipeline import AnimateOptions
 
     if start is not None and end is not None and end <= start:
         raise typer.BadParameter(f"--end ({end}) must be after --start ({start})")
@@ -74,9 +75,33 @@ def animate(
                              device, opts, backend=backend)
     if source is None or driving is None or output is None:
         raise typer.BadParameter("give SOURCE DRIVING -o OUT.mp4 (or --jobs jobs.csv --out-dir DIR for a batch)")
+    try:
+        result, job = _animate_one(source, driving, output, weights, device, backend, opts)
+    except KeyboardInterrupt:  # the writer has removed its temporary file: nothing at OUT
+        print("internet: interrupted: nothing written", file=sys.stderr)
+        raise typer.Exit(130) from None
+    if job.framing is not None and job.framing.active:  # --crop auto: what the pose pass decided
+        from internet_cli.runtime.framing import describe_framing
+
+        console.print(describe_framing(job.framing, opts))
+    per = max(result.frames, 1)
+    console.print(f"wrote {result.output} ({result.frames} frames, {result.size[0]}x{result.size[1]}, "
+                  f"{float(result.fps):.3g} fps{', audio' if result.audio else ''}) in {result.seconds:.1f} s: "
+                  f"{result.seconds / per:.3f} s/frame, model {result.model_seconds / per:.3f} s/frame")
+
+
+def _animate_one(source: Path, driving: Path, output: Path, weights: Path | None, device: str, backend: str, opts):
+    """One job: paths checked before any model work, then the model, the pipeline and a progress bar.
+    Returns ``(AnimateResult, Job)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from internet_cli.checkpoint import DEFAULT_WEIGHTS
+    from internet_cli.devices import configure_torch_threads
     from internet_cli.runtime.backends import check_choice, describe, open_animator, resolve_model
+    from internet_cli.runtime.pipeline import check_paths, prepare, run
 
     check_choice(backend, device)
+    check_paths(source, driving, output, opts, weights or DEFAULT_WEIGHTS)
     model = resolve_model(weights, warn=warn)
     job = prepare(source, driving, output, model.config.image_size, opts)
     if job.framing is not None and job.framing.note:
@@ -96,15 +121,7 @@ def animate(
             done = progress.tasks[0].completed
             progress.update(task, fps=f"{done / elapsed:.2f}" if elapsed > 0 else "-")
 
-        result = run(job, animator, opts, on_frames=advance)
-    if job.framing is not None and job.framing.active:  # --crop auto: what the pose pass decided
-        from internet_cli.runtime.framing import describe_framing
-
-        console.print(describe_framing(job.framing, opts))
-    per = max(result.frames, 1)
-    console.print(f"wrote {result.output} ({result.frames} frames, {result.size[0]}x{result.size[1]}, "
-                  f"{float(result.fps):.3g} fps{', audio' if result.audio else ''}) in {result.seconds:.1f} s: "
-                  f"{result.seconds / per:.3f} s/frame, model {result.model_seconds / per:.3f} s/frame")
+        return run(job, animator, opts, on_frames=advance), job
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from pathlib import Path
 
 import typer
@@ -54,7 +55,9 @@ def animate_batch(
 
     check_choice(backend, device)
 
-    all_jobs = read_jobs(jobs, out_dir)
+    from internet_cli.checkpoint import DEFAULT_WEIGHTS
+
+    all_jobs = read_jobs(jobs, out_dir, weights or DEFAULT_WEIGHTS)  # every row's paths, before any pair
     mine = shard(all_jobs, index, count)
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -89,9 +92,14 @@ def animate_batch(
             console.print(f"done {head}: {r.job.output.name} ({r.frames} frames, {r.seconds:.1f} s)",
                           soft_wrap=True)
 
-    with _sigterm_as_interrupt():  # pre-emption: like Ctrl-C, the pair in flight leaves no temporary file
-        result = run_batch(mine, LazyAnimator(make_animator), opts, fingerprint=fingerprint, force=opts.overwrite,
-                           on_result=on_result)
+    try:
+        with _sigterm_as_interrupt():  # pre-emption: like Ctrl-C, the pair in flight leaves no temporary file
+            result = run_batch(mine, LazyAnimator(make_animator), opts, fingerprint=fingerprint,
+                               force=opts.overwrite, on_result=on_result)
+    except KeyboardInterrupt:
+        print("internet: interrupted: finished outputs are kept, the pair in flight was not written; "
+              "run the same command again to resume", file=sys.stderr)
+        raise typer.Exit(130) from None
 
     table = Table(title="internet animate --jobs: summary", title_justify="left")
     for name, kw in (("row", {"justify": "right"}), ("source", {}), ("driving", {}), ("output", {}),

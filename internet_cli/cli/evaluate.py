@@ -71,8 +71,12 @@ def evaluate(
     from internet_cli.eval.metrics import INTERP_NAME
     from internet_cli.runtime.animator import TorchAnimator
 
+    from internet_cli.checkpoint import DEFAULT_WEIGHTS
     from internet_cli.errors import OutputError
+    from internet_cli.paths import check_apart
 
+    check_apart([("--out report", out), ("--markdown report", markdown)],
+                [("weights", weights or DEFAULT_WEIGHTS), ("--compare weights", compare)])
     for path in (out, markdown):  # before hours of work, not after
         if path is not None and not path.parent.is_dir():
             raise OutputError(f"output folder does not exist: {path.parent}")

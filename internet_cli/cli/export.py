@@ -13,8 +13,8 @@ from internet_cli.cli.common import WeightsOption, console
 def export(
     onnx: Annotated[bool, typer.Option("--onnx", help="Export ONNX graphs (source encoder, detector, frame).")] = False,
     weights: WeightsOption = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder to write (default: WEIGHTS without "
-                                                "its suffix, plus .onnx).", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder to write, named NAME.onnx (default: "
+                                                "WEIGHTS without its suffix, plus .onnx).", show_default=False)] = None,
     fp16: Annotated[bool, typer.Option("--fp16", help="Run Stage II in float16 inside the graphs (Stage I stays "
                                                       "float32); the parity error is reported.")] = False,
     opset: Annotated[int, typer.Option("--opset", min=16, help="ONNX opset (grid_sample needs 16+).")] = 18,
@@ -26,7 +26,7 @@ def export(
     The folder can be given to `internet animate -w DIR` (backends onnx and tensorrt)."""
     from internet_cli.checkpoint import DEFAULT_WEIGHTS
     from internet_cli.devices import configure_torch_threads
-    from internet_cli.export.onnx import export_onnx
+    from internet_cli.export.onnx import check_export_folder, export_onnx
 
     if not onnx and not tensorrt:
         raise typer.BadParameter("choose what to export: --onnx (and/or --tensorrt)")
@@ -36,6 +36,7 @@ def export(
         require_tensorrt()
     weights = weights or DEFAULT_WEIGHTS
     folder = output or weights.with_name(weights.stem + (".fp16" if fp16 else "") + ".onnx")
+    check_export_folder(folder, weights)  # before the weights are even read
     configure_torch_threads()
     result = export_onnx(weights, folder, fp16=fp16, opset=opset, log=console.print)
     parity = ", ".join(f"{k} {v:.2e}" for k, v in result.parity.items())

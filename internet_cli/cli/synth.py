@@ -41,6 +41,11 @@ def synth(
         raise typer.BadParameter(f"must be in [0, 1), got {test_fraction}", param_hint="--test-fraction")
     if not 0.0 <= photo_backgrounds <= 1.0:
         raise typer.BadParameter(f"must be in [0, 1], got {photo_backgrounds}", param_hint="--photo-backgrounds")
+    from internet_cli.clips.synth import photo_folders
+    from internet_cli.paths import check_apart
+
+    splits = [(f"{split} folder", out / split) for split in ("train", "test")]  # where the videos go
+    check_apart(splits, [("photo folder", f) for f in photo_folders(photo_backgrounds)], kind="folder")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):

@@ -61,6 +61,7 @@ def train(
         mirror_pairs(loss.mirror, loss.mirror_pairs, model_cfg.motion.num_anchors)
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
+    RunSpec(data=data, run=run, model=model_cfg, init_weights=weights, vgg_weights=vgg_weights).check_paths()
     if list_checkpoints(run) and not resume:
         raise typer.BadParameter(f"{run} already holds checkpoints: pass --resume to continue it, or another --run-dir")
     try:

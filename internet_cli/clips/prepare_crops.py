@@ -174,6 +174,16 @@ def prepare_entry(entry: VideoEntry, folder: Path, size: int = 512, crf: int = 1
     return clips.written, frames_in, clips.frames_out
 
 
+def check_prepare_folders(raw: Path, out: Path) -> None:
+    """Outputs never replace inputs (:func:`internet_cli.paths.check_apart`): OUT is not RAW nor inside
+    it, and the folders the crops go to (OUT/train, OUT/test) do not hold RAW. OutputError otherwise."""
+    from internet_cli.paths import check_apart
+
+    check_apart([("output folder", out)], [("raw folder", raw)])
+    check_apart([(f"{split} folder", Path(out) / split) for split in ("train", "test")], [("raw folder", raw)],
+                kind="folder")
+
+
 def prepare_crops(raw: Path | str, out: Path | str, size: int = 512, test_fraction: float = 0.2, crf: int = 15,
                   max_gap: int | None = None, overwrite: bool = False, seed: int = 0,
                   on_entry: Callable[[str, VideoEntry], Callable[[int], None] | None] | None = None
@@ -182,8 +192,7 @@ def prepare_crops(raw: Path | str, out: Path | str, size: int = 512, test_fracti
     raw, out = Path(raw).expanduser(), Path(out).expanduser()
     if size < 8 or size % 2:
         raise ValueError(f"size must be an even number >= 8, got {size}")
-    if raw.resolve() == out.resolve():
-        raise InputError(f"{out}: the output folder must not be the raw folder")
+    check_prepare_folders(raw, out)
     plan = plan_splits(raw, test_fraction, seed)
     report = PrepareCropsReport()
     start = time.perf_counter()

@@ -887,6 +887,21 @@ def _opencv_photo(name: str) -> np.ndarray | None:
     return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
+def photo_folders(photo_backgrounds: float = 0.0) -> list[Path]:
+    """The folders synth reads photos from, its only inputs: scikit-image's data (garment textures,
+    backgrounds) and, with ``photo_backgrounds``, opencv-doc's samples; those present here."""
+    folders = []
+    try:
+        import skimage.data as skdata
+
+        folders.append(Path(skdata.data_dir))
+    except Exception:  # noqa: BLE001 - no scikit-image: no photo textures
+        pass
+    if photo_backgrounds > 0:
+        folders.append(_OPENCV_DATA)
+    return [f for f in folders if f.is_dir()]
+
+
 def background_photos() -> list[str]:
     """Names of the real photos that ``photo_backgrounds`` draws from on this machine."""
     names = [n for n in _BACKGROUND_SKIMAGE if _photo(n) is not None]

@@ -416,6 +416,22 @@ def _metadata(weights, sha: str, graph: str, opset: int, fp16: bool, exporter: s
     }
 
 
+EXPORT_SUFFIX = ".onnx"
+
+
+def check_export_folder(folder: Path, weights_path: Path) -> None:
+    """``internet export``'s rules for its output folder, before any work: it must not be the weights
+    file nor hold it (outputs never replace inputs, :func:`internet_cli.paths.check_apart`), and its
+    name says what it holds: NAME.onnx (what ``animate -w`` takes). OutputError, one line, otherwise."""
+    from internet_cli.paths import check_apart
+
+    check_apart([("export folder", folder)], [("weights file", weights_path)], kind="folder")
+    if Path(folder).suffix.lower() != EXPORT_SUFFIX:
+        example = (Path(folder).expanduser().resolve().stem or "model") + EXPORT_SUFFIX
+        raise OutputError(f"{folder}: an export folder holds ONNX graphs; name it NAME{EXPORT_SUFFIX} "
+                          f"(for example {example})")
+
+
 def export_onnx(weights_path: Path, out_dir: Path, *, fp16: bool = False, opset: int = DEFAULT_OPSET,
                 log: Callable[[str], None] = print, parity_frames: int = 3) -> ExportResult:
     """Export ``weights_path`` to ``out_dir`` (created; the graphs in it are replaced).

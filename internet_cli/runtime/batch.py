@@ -4,7 +4,9 @@ The jobs file is a CSV with a header row: ``source``, ``driving`` and an optiona
 column (header names are case-insensitive; blank rows are skipped; a UTF-8 BOM is fine).
 Relative ``source``/``driving`` paths are taken from the CSV file's folder; a relative ``output``
 is taken from ``--out-dir``; an empty or missing ``output`` is ``<source stem>__<driving stem>.mp4``
-in ``--out-dir``. Two rows that would write the same file are refused up front.
+in ``--out-dir``; a given ``output`` ends in .mp4, .mov, .mkv or .webm (the format it is written
+in). Two rows that would write the same file, and a row whose output would replace any row's
+source or driving, the jobs file or the weights, are refused up front, before any pair starts.
 
 How a batch runs:
 
@@ -36,11 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from internet_cli.errors import InputError, InternetError
+from internet_cli.errors import InputError, InternetError, OutputError
+from internet_cli.paths import check_apart
 from internet_cli.runtime.pipeline import AnimateOptions, Job, run
 from internet_cli.video.image import load_image, to_square
 from internet_cli.video.reader import probe_video
-from internet_cli.video.writer import _umask, check_output_path
+from internet_cli.video.writer import _umask, check_output_path, video_format
 
 MARKER_SUFFIX = ".done"
 
@@ -102,12 +105,15 @@ def default_output_name(source: Path, driving: Path) -> str:
     return f"{source.stem}__{driving.stem}.mp4"
 
 
-def read_jobs(csv_path: str | os.PathLike, out_dir: str | os.PathLike) -> list[PairJob]:
+def read_jobs(csv_path: str | os.PathLike, out_dir: str | os.PathLike,
+              weights: str | os.PathLike | None = None) -> list[PairJob]:
     """Read and check the jobs file; InputError (one line naming the file and row) when it is unusable.
 
-    Only the file's structure is checked here (readable CSV, the columns, empty cells,
-    duplicate outputs); whether each source and driving file is usable is found out per row
-    while the batch runs, so one bad file costs only its rows.
+    Checked here, for every row before any pair starts: the file's structure (readable CSV, the
+    columns, empty cells, duplicate outputs), each output's name (``video_format``), and that no
+    row's output (nor its ``.done`` marker) replaces any row's source or driving, the jobs file
+    or ``weights`` (:func:`check_batch_paths`). Whether each source and driving file is usable is
+    found out per row while the batch runs, so one bad file costs only its rows.
     """
     path = Path(csv_path).expanduser()
     base = path.resolve().parent
@@ -142,8 +148,6 @@ def read_jobs(csv_path: str | os.PathLike, out_dir: str | os.PathLike) -> list[P
         driving = _resolve(cells["driving"], base)
         out = cells.get("output") or default_output_name(source, driving)
         output = _resolve(out, out_base)
-        if output in (source, driving):
-            raise InputError(f"{path}: row {number} would write its output over its own input {output}")
         if output in seen:
             raise InputError(f"{path}: rows {seen[output]} and {number} both write {output}; "
                              "give them different 'output' names")
@@ -151,7 +155,23 @@ def read_jobs(csv_path: str | os.PathLike, out_dir: str | os.PathLike) -> list[P
         jobs.append(PairJob(number, source, driving, output))
     if not jobs:
         raise InputError(f"{path}: the jobs file has a header but no rows")
+    check_batch_paths(jobs, [("jobs file", path), ("weights", weights)])
+    for job in jobs:
+        try:
+            video_format(job.output)
+        except OutputError as exc:
+            raise InputError(f"{path}: row {job.row}: {exc}") from None
     return jobs
+
+
+def check_batch_paths(jobs: list[PairJob], inputs: list = ()) -> None:
+    """No output of any row (nor its ``.done`` marker) may replace any row's source or driving, nor
+    one of ``inputs`` (``(role, path)`` pairs: the jobs file, the weights); OutputError naming both."""
+    outputs = [(f"output of row {j.row}", j.output) for j in jobs]
+    outputs += [(f"completion marker of row {j.row}", marker_path(j.output)) for j in jobs]
+    sources = [(f"source photo of row {j.row}", j.source) for j in jobs]
+    drivings = [(f"driving video of row {j.row}", j.driving) for j in jobs]
+    check_apart(outputs, [*sources, *drivings, *inputs])
 
 
 def _resolve(text: str, base: Path) -> Path:

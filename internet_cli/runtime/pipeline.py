@@ -17,9 +17,10 @@ from typing import Callable, Iterator
 import numpy as np
 
 from internet_cli.errors import InputError
+from internet_cli.paths import check_apart
 from internet_cli.video.image import load_image
 from internet_cli.video.reader import VideoInfo, probe_video
-from internet_cli.video.writer import VideoWriter, check_output_path
+from internet_cli.video.writer import VideoWriter, check_output_path, video_format
 
 _DONE = object()
 
@@ -84,15 +85,33 @@ class Job:
         return total
 
 
-def prepare(source: Path, driving: Path, output: Path, size: int, opts: AnimateOptions) -> Job:
-    """Validate every input and the output path; raise one clear error before any work."""
+def check_paths(source: Path, driving: Path, output: Path, opts: AnimateOptions, weights: Path | None = None) -> Path:
+    """The paths of one job, checked before any work; returns the output path resolved.
+
+    Outputs (``output`` and ``--save-pose``) never replace inputs (source, driving video or
+    ``.pose.npz``, ``weights``), with ``--overwrite`` too (:func:`internet_cli.paths.check_apart`);
+    the output's name says what it holds (:func:`~internet_cli.video.writer.video_format`); both
+    outputs' folders take them (:func:`~internet_cli.video.writer.check_output_path`).
+    """
+    from internet_cli.pose.files import is_pose_file
+
+    outputs = [("output", output), ("--save-pose file", opts.save_pose)]
+    drives = "driving motion template" if is_pose_file(driving) else "driving video"
+    check_apart(outputs, [("source photo", source), (drives, driving), ("weights", weights)])
+    video_format(output)
     out = check_output_path(Path(output), opts.overwrite)
+    if opts.save_pose is not None:
+        check_output_path(Path(opts.save_pose), opts.overwrite)
+    return out
+
+
+def prepare(source: Path, driving: Path, output: Path, size: int, opts: AnimateOptions) -> Job:
+    """Validate every input and the output path (:func:`check_paths`); raise one clear error before any work."""
+    out = check_paths(source, driving, output, opts)
     from internet_cli.runtime.framing import frame_source
 
     from internet_cli.pose.files import is_pose_file, load_pose
 
-    if opts.save_pose is not None:
-        check_output_path(Path(opts.save_pose), opts.overwrite)
     photo = load_image(Path(source))
     track = load_pose(Path(driving)) if is_pose_file(driving) else None
     info = probe_video(Path(driving)) if track is None else _template_info(Path(driving), track)
@@ -254,7 +273,7 @@ class _Encoder:
 
 
 def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], None] | None = None) -> AnimateResult:
-    """Animate ``job.source`` with every driving frame and write the MP4 atomically."""
+    """Animate ``job.source`` with every driving frame and write the video atomically (its format from its name)."""
     size = animator.size
     info = job.driving
     start = opts.start or 0.0

@@ -43,6 +43,21 @@ class RunSpec:
     vgg_weights: Path | None = None
     device: str = "auto"
 
+    def check_paths(self) -> None:
+        """Outputs never replace inputs (:func:`internet_cli.paths.check_apart`): the run folder is not
+        the dataset nor inside it, and what a run writes there (weights.safetensors, run.json,
+        checkpoints/, tensorboard/, samples/) is not, and does not hold, the dataset, ``--weights``
+        or ``--vgg-weights``. OutputError, one line naming both, before any work."""
+        from internet_cli.paths import check_apart
+
+        inputs = [("dataset folder", self.data), ("--weights file", self.init_weights),
+                  ("--vgg-weights file", self.vgg_weights)]
+        check_apart([("run folder", self.run)], inputs[:1])
+        files = [("run's weights file", self.run / "weights.safetensors"), ("run's run.json", self.run / "run.json")]
+        folders = [(f"run's {name} folder", self.run / name) for name in ("checkpoints", "tensorboard", "samples")]
+        check_apart(files, inputs)
+        check_apart(folders, inputs, kind="folder")
+
     def describe(self) -> dict:
         return {
             "data": str(self.data), "model": self.model.to_dict(), "loss": asdict(self.loss),

@@ -1,16 +1,21 @@
-"""Write the result video: H.264 yuv420p MP4, atomically, with the driving video's audio.
+"""Write the result video atomically, in the format its name asks for, with the driving video's audio.
+
+The output's extension says what it holds (``video_format``, table ``FORMATS``): ``.mp4`` and
+``.mov`` are H.264 (yuv420p) in that container, ``.mkv`` H.264 in Matroska, ``.webm`` VP9 with
+Opus audio. Any other extension, or none, is refused with one line listing these.
 
 How a file is made:
 
-1. ``check_output_path`` runs before any heavy work (missing or read-only folder, a file that
-   exists without ``--overwrite``).
-2. Frames are encoded with libx264 into a temporary file beside the output
-   (``.NAME.mp4.partial-XXXXXXXX``, from ``tempfile.mkstemp`` in the same folder).
+1. ``video_format`` and ``check_output_path`` run before any heavy work (a name without a
+   supported extension, a missing or read-only folder, a file that exists without ``--overwrite``).
+2. Frames are encoded (libx264, or libvpx-vp9 for ``.webm``) into a temporary file beside the
+   output (``.NAME.mp4.partial-XXXXXXXX``, from ``tempfile.mkstemp`` in the same folder).
 3. On a clean exit, when ``audio_from`` has audio, the encoded video packets are remuxed,
    untouched (bit-identical), into a second temporary file together with the audio of the
    window ``[audio_start, audio_end)``, interleaved by time. The audio is stream-copied when no
-   trimming is needed and its codec fits MP4, otherwise decoded, trimmed to the sample and
-   re-encoded to AAC. A broken audio track never costs the video: it is dropped with a warning.
+   trimming is needed and its codec fits the container, otherwise decoded, trimmed to the sample
+   and re-encoded (AAC; Opus in WebM). A broken audio track never costs the video: it is dropped
+   with a warning.
 4. The finished file is fsync'ed and renamed onto the output path (``os.replace``: atomic).
 
 On an exception (KeyboardInterrupt included), or when no frame was written, the temporary files
@@ -36,6 +41,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -47,9 +53,47 @@ from internet_cli.errors import OutputError
 log = logging.getLogger(__name__)
 
 # Audio codecs FFmpeg's MP4 muxer takes as they are.
-_MP4_AUDIO_COPY = {"aac", "mp3", "alac", "opus", "flac", "ac3", "eac3"}
-# Sample rates the AAC encoder accepts.
+_MP4_AUDIO_COPY = frozenset({"aac", "mp3", "alac", "opus", "flac", "ac3", "eac3"})
+# Sample rates the AAC and Opus encoders accept.
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+_OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
+
+
+@dataclass(frozen=True)
+class VideoFormat:
+    """What an output extension holds: the FFmpeg muxer, the video encoder, the encoder for
+    re-encoded audio (with the sample rates it takes) and the audio codecs the muxer takes as they are."""
+
+    extension: str
+    container: str
+    video_codec: str
+    audio_codec: str
+    audio_rates: tuple[int, ...]
+    audio_copy: frozenset[str]
+
+
+FORMATS: dict[str, VideoFormat] = {f.extension: f for f in (
+    VideoFormat(".mp4", "mp4", "libx264", "aac", _AAC_RATES, _MP4_AUDIO_COPY),
+    VideoFormat(".mov", "mov", "libx264", "aac", _AAC_RATES, frozenset({"aac", "mp3", "alac", "ac3", "eac3"})),
+    VideoFormat(".mkv", "matroska", "libx264", "aac", _AAC_RATES, _MP4_AUDIO_COPY | {"vorbis"}),
+    VideoFormat(".webm", "webm", "libvpx-vp9", "libopus", _OPUS_RATES, frozenset({"opus", "vorbis"})),
+)}
+
+
+def video_format(path: str | os.PathLike) -> VideoFormat:
+    """The format the name ``path`` asks for: its extension (any case) must be a key of ``FORMATS``.
+
+    Raises OutputError, one line listing the supported extensions, for any other extension and
+    for a name without one (ffmpeg would pick a container from the name, or fail).
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    supported = ", ".join(FORMATS)
+    if suffix in FORMATS:
+        return FORMATS[suffix]
+    if not suffix:
+        raise OutputError(f"{p}: the output name has no extension; end it with one of {supported}")
+    raise OutputError(f"{p}: cannot write a {p.suffix} video; end the output name with one of {supported}")
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _WRITE_ERRNOS = _DISK_FULL | {errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 _AV_ERRORS: tuple[type[BaseException], ...] = (av.FFmpegError, OSError, ValueError, EOFError,
@@ -148,13 +192,15 @@ def _umask() -> int:
 
 
 class VideoWriter:
-    """Encode RGB frames of ``size`` (an int for square frames, or ``(width, height)``) to an H.264 MP4 at ``path`` (a context manager).
+    """Encode RGB frames of ``size`` (an int for square frames, or ``(width, height)``) to a video at
+    ``path`` in the format its extension names (``video_format``; a context manager).
 
     >>> with VideoWriter(out, fps=info.fps, audio_from=driving) as w:  # doctest: +SKIP
     ...     for frame in frames:
     ...         w.write(image, frame.time)
 
-    ``fps`` is stored as the stream's average rate; ``crf`` and ``preset`` go to libx264.
+    ``fps`` is stored as the stream's average rate; ``crf`` and ``preset`` go to libx264 (for
+    ``.webm``, ``crf`` is libvpx-vp9's constant quality on its own 0-63 scale).
     ``audio_from``: a video or audio file whose first audio track is copied for the driving
     clock window ``[audio_start, audio_end)`` (``audio_end`` None: to the end of the video).
     See the module docstring for the clock and for what happens on errors.
@@ -182,6 +228,7 @@ class VideoWriter:
             raise ValueError(f"crf must be in [0, 51], got {crf}")
         if audio_start < 0 or (audio_end is not None and audio_end <= audio_start):
             raise ValueError(f"bad audio window [{audio_start}, {audio_end})")
+        self.format = video_format(path)
         self.path = check_output_path(path, overwrite)
         self.fps = fps
         self.width, self.height = int(width), int(height)
@@ -222,8 +269,8 @@ class VideoWriter:
     def _open(self) -> None:
         tmp = self._new_temp()
         self._file = _open_binary(tmp)
-        self._container = av.open(self._file, mode="w", format="mp4")
-        stream = self._container.add_stream("libx264", rate=self.fps)
+        self._container = av.open(self._file, mode="w", format=self.format.container)
+        stream = self._container.add_stream(self.format.video_codec, rate=self.fps)
         stream.width = self.width
         stream.height = self.height
         stream.pix_fmt = "yuv420p"
@@ -234,7 +281,9 @@ class VideoWriter:
         # encode() then returns quickly and the model keeps the CPU most of the time.
         cc.thread_count = 0
         cc.thread_type = "AUTO"
-        cc.options = {"crf": str(self.crf), "preset": self.preset}
+        cc.options = _encoder_options(self.format.video_codec, self.crf, self.preset)
+        if self.format.video_codec == "libvpx-vp9":
+            cc.bit_rate = 0  # constant quality: crf alone decides
         self._stream = stream
 
     # -- writing ------------------------------------------------------------------------------
@@ -419,7 +468,7 @@ class VideoWriter:
 
     def _can_copy(self, ain, a_in, v_start, origin, win_start, win_end) -> bool:
         ctx = a_in.codec_context
-        if ctx is None or ctx.name not in _MP4_AUDIO_COPY or a_in.time_base is None:
+        if ctx is None or ctx.name not in self.format.audio_copy or a_in.time_base is None:
             return False
         a_first = float((a_in.start_time or 0) * a_in.time_base) - v_start
         if a_in.duration:
@@ -436,7 +485,7 @@ class VideoWriter:
         fobj = _open_binary(out_tmp)
         out = None
         try:
-            out = av.open(fobj, mode="w", format="mp4")
+            out = av.open(fobj, mode="w", format=self.format.container)
             v_in = vin.streams.video[0]
             v_out = out.add_stream_from_template(v_in)
             v_out.time_base = v_in.time_base
@@ -493,10 +542,10 @@ class VideoWriter:
 
     def _encode_packets(self, ain, a_in, out, v_start, origin, win_start, win_end):
         src_rate = a_in.codec_context.sample_rate or 48000
-        rate = src_rate if src_rate in _AAC_RATES else 48000
+        rate = src_rate if src_rate in self.format.audio_rates else 48000
         channels = _channels(a_in.codec_context)
         layout = "mono" if channels == 1 else "stereo"
-        a_out = out.add_stream("aac", rate=rate, layout=layout)
+        a_out = out.add_stream(self.format.audio_codec, rate=rate, layout=layout)
         a_out.time_base = Fraction(1, rate)
         a_out.codec_context.time_base = Fraction(1, rate)
         a_out.codec_context.bit_rate = 96_000 if layout == "mono" else 160_000
@@ -560,6 +609,15 @@ class VideoWriter:
         return packets()
 
 
+def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
+    """libx264: ``crf`` and ``preset``. libvpx-vp9: constant quality ``crf``, multi-threaded rows and
+    ``cpu-used 5`` (its default, 1, is many times slower; 5 stays within a few times libx264's
+    ``medium``, still far faster than the model)."""
+    if codec == "libvpx-vp9":
+        return {"crf": str(crf), "deadline": "good", "cpu-used": "5", "row-mt": "1"}
+    return {"crf": str(crf), "preset": preset}
+
+
 def _channels(ctx) -> int:
     layout = getattr(ctx, "layout", None)
     n = getattr(layout, "nb_channels", None) if layout is not None else None
@@ -604,4 +662,4 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["VideoWriter", "check_output_path"]
+__all__ = ["FORMATS", "VideoFormat", "VideoWriter", "check_output_path", "video_format"]

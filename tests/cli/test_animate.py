@@ -124,6 +124,88 @@ def test_output_problems(tmp_path, tiny512_weights):
     assert existing.read_bytes() == b"precious"  # nothing of the user's lost
 
 
+@pytest.mark.parametrize("case", ["same_path", "symlink", "hard_link", "source_photo", "weights", "pose_template",
+                                  "save_pose_on_source"])
+def test_output_never_replaces_an_input(tmp_path, tiny512_weights, case):
+    """The issue's cases, with --overwrite: refused before any model work (one line naming both
+    paths, exit 1), and every file is left as it was."""
+    src = make_image(tmp_path / "src.png", size=(64, 64))
+    drv = make_video(tmp_path / "mine.mp4", frames=6)
+    weights = tmp_path / "w.mp4"  # a weights file may have any name
+    weights.write_bytes(tiny512_weights.read_bytes())
+    out, extra, hit = {
+        "same_path": (drv, [], drv),
+        "symlink": (tmp_path / "link.mp4", [], drv),
+        "hard_link": (tmp_path / "hard.mp4", [], drv),
+        "source_photo": (src, [], src),
+        "weights": (weights, [], weights),
+        "pose_template": (tmp_path / "out.mp4", ["--save-pose", str(tmp_path / "walk.pose.npz")],
+                          tmp_path / "walk.pose.npz"),
+        "save_pose_on_source": (tmp_path / "out.mp4", ["--save-pose", str(tmp_path / "src.pose.npz")], src),
+    }[case]
+    if case == "symlink":
+        out.symlink_to(drv)
+    elif case == "hard_link":
+        os.link(drv, out)
+    elif case == "pose_template":  # the driving is the motion template --save-pose would write
+        (tmp_path / "walk.pose.npz").write_bytes(b"a motion template")
+        drv = tmp_path / "walk.pose.npz"
+    elif case == "save_pose_on_source":
+        os.link(src, tmp_path / "src.pose.npz")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    r = run_cli("animate", str(src), str(drv), "-o", str(out), "-w", str(weights), "--overwrite",
+                "--max-frames", "5", *extra)
+    assert r.returncode == 1, r.stderr
+    lines = [line for line in r.stderr.strip().splitlines() if line.startswith("internet: error")]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    named = str(tmp_path / "src.pose.npz") if case == "save_pose_on_source" else str(extra[1] if extra else out)
+    assert f"{named}: the " in lines[0] and f" {hit};" in lines[0], lines[0]
+    assert "would write over the" in lines[0] and "backend:" not in r.stderr  # no model was opened
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_path_refusal_comes_before_the_weights_are_read(tmp_path):
+    src = make_image(tmp_path / "src.png", size=(64, 64))
+    drv = make_video(tmp_path / "mine.mp4", frames=3)
+    broken = tmp_path / "w.safetensors"
+    broken.write_bytes(b"not weights")
+    r = run_cli("animate", str(src), str(drv), "-o", str(drv), "-w", str(broken), "--overwrite")
+    assert r.returncode == 1 and "would write over the driving video" in r.stderr, r.stderr
+    assert "not a valid weights file" not in r.stderr
+
+
+@pytest.mark.parametrize("name, demuxer, brand, codec, audio", [
+    ("out.webm", "matroska,webm", None, "vp9", "opus"),
+    ("out.mkv", "matroska,webm", None, "h264", "aac"),
+    ("out.mov", "mov,mp4,m4a,3gp,3g2,mj2", "qt  ", "h264", "aac"),
+])
+def test_output_extension_picks_the_format(tmp_path, tiny512_weights, name, demuxer, brand, codec, audio):
+    """The container and codecs come from the name, decoded back with PyAV (audio carried over)."""
+    src = make_image(tmp_path / "person.png", size=(64, 64))
+    drv = make_video(tmp_path / "drv.mp4", frames=4, size=(64, 64), audio=True)
+    out = tmp_path / name
+    r = run_cli("animate", str(src), str(drv), "-o", str(out), "-w", str(tiny512_weights), "--max-frames", "3",
+                "--crop", "none")
+    assert r.returncode == 0, r.stderr
+    with av.open(str(out)) as c:
+        assert c.format.name == demuxer and c.metadata.get("major_brand") == brand
+        assert c.streams.video[0].codec_context.name == codec
+        assert [a.codec_context.name for a in c.streams.audio] == [audio]
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 3 and frames[0].shape == (512, 512, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["drv.mp4", "person.png", name])
+
+
+@pytest.mark.parametrize("name", ["out.txt", "out"])
+def test_output_without_a_video_extension_is_refused(tmp_path, tiny512_weights, name):
+    src = make_image(tmp_path / "person.png", size=(64, 64))
+    drv = make_video(tmp_path / "drv.mp4", frames=3)
+    out = tmp_path / name
+    r = run_cli("animate", str(src), str(drv), "-o", str(out), "-w", str(tiny512_weights))
+    _assert_one_line_error(r, out, name)
+    assert ".mp4, .mov, .mkv, .webm" in r.stderr and "backend:" not in r.stderr
+
+
 @pytest.mark.parametrize("case", ["missing", "truncated", "pickle", "version"])
 def test_bad_weights(tmp_path, tiny512_weights, case):
     src = make_image(tmp_path / "person.png", size=(64, 64))
@@ -168,8 +250,10 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path, tiny512_weights):
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    assert proc.returncode == 130, err
     assert "Traceback" not in err
+    said = [line for line in err.splitlines() if "interrupted" in line]
+    assert said == ["internet: interrupted: nothing written"], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["drv.mp4", "person.png"]
 
 

@@ -8,7 +8,7 @@ import os
 import av
 import pytest
 
-from internet_cli.errors import InputError
+from internet_cli.errors import InputError, OutputError
 from internet_cli.runtime.batch import (
     PairJob,
     is_complete,
@@ -85,13 +85,62 @@ def test_read_jobs_resolves_paths_and_default_names(tmp_path, media):
     ("source,driving\na.png,\n", "row 1 has no driving"),
     ("source,driving\na.png,b.mp4\nx/a.png,b.mp4\n", "rows 1 and 2 both write"),
     ("source,driving,output\na.png,b.mp4,o.mp4\nc.png,d.mp4,o.mp4\n", "rows 1 and 2 both write"),
-    ("source,driving,output\na.png,b.mp4,../b.mp4\n", "row 1 would write its output over its own input"),
+    ("source,driving,output\na.png,b.mp4,o.txt\n", r"row 1: .*o.txt: cannot write a .txt video; end the output name "
+                                                  r"with one of .mp4, .mov, .mkv, .webm"),
+    ("source,driving,output\na.png,b.mp4,clip\n", "row 1: .*clip: the output name has no extension"),
 ])
 def test_read_jobs_refuses_bad_files(tmp_path, text, match):
     p = tmp_path / "jobs.csv"
     p.write_text(text)
     with pytest.raises(InputError, match=match):
         read_jobs(p, tmp_path / "out")
+
+
+def test_a_row_whose_output_is_any_rows_input_is_refused(tmp_path, media):
+    """Every row's output against every row's source and driving, the jobs file and the weights:
+    by path, through a symlink, through a hard link; nothing is touched."""
+    (media / "anna.mp4").symlink_to(media / "anna.png")
+    os.link(media / "walk.mp4", media / "walk copy.mp4")
+    cases = [
+        (["anna.png,walk.mp4,", f"ben.jpg,jump.mp4,{media / 'walk.mp4'}"],
+         "output of row 2 would write over the driving video of row 1"),
+        (["anna.png,walk.mp4,", f"ben.jpg,jump.mp4,{media / 'anna.mp4'}"],  # a symlink to row 1's source
+         "output of row 2 would write over the source photo of row 1"),
+        ([f"ben.jpg,jump.mp4,{media / 'walk copy.mp4'}", "anna.png,walk.mp4,"],  # a hard link to row 2's driving
+         "output of row 1 would write over the driving video of row 2"),
+        ([f"ben.jpg,jump.mp4,{media / 'jobs.csv'}"], "output of row 1 would write over the jobs file"),
+    ]
+    before = {p.name: p.read_bytes() for p in media.iterdir() if p.name != "jobs.csv"}
+    for rows, match in cases:
+        csv_path = write_csv(media / "jobs.csv", rows)
+        with pytest.raises(OutputError, match=match) as info:
+            read_jobs(csv_path, tmp_path / "out")
+        assert "\n" not in str(info.value)
+    weights = media / "w.mp4"
+    weights.write_bytes(b"weights")
+    with pytest.raises(OutputError, match="output of row 1 would write over the weights"):
+        read_jobs(write_csv(media / "jobs.csv", ["ben.jpg,jump.mp4,w.mp4"]), media, weights=weights)
+    assert {p.name: p.read_bytes() for p in media.iterdir() if p.name not in ("jobs.csv", "w.mp4")} == before
+
+
+def test_cli_batch_output_on_another_pairs_source_stops_before_the_first_pair(tmp_path, media, tiny512_weights):
+    """Row 2 would write over row 1's source photo (given as a video name through a hard link):
+    the whole batch is refused before row 1 starts: exit 1, one line naming both, no output folder."""
+    from tests.cli.test_animate import run_cli
+
+    os.link(media / "anna.png", media / "anna.mp4")
+    csv_path = write_csv(media / "jobs.csv", ["anna.png,walk.mp4,", f"ben.jpg,jump.mp4,{media / 'anna.mp4'}"])
+    photo = (media / "anna.png").read_bytes()
+    out = tmp_path / "out"
+    r = run_cli("animate", "--jobs", str(csv_path), "--out-dir", str(out), "-w", str(tiny512_weights),
+                "--overwrite", "--crop", "none")
+    assert r.returncode == 1, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.startswith("internet: error")]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert str(media / "anna.mp4") in lines[0] and str(media / "anna.png") in lines[0], lines[0]
+    assert "output of row 2 would write over the source photo of row 1" in lines[0]
+    assert "done [" not in r.stderr and not out.exists()
+    assert (media / "anna.png").read_bytes() == photo and (media / "anna.mp4").read_bytes() == photo
 
 
 def test_read_jobs_missing_and_binary(tmp_path):
@@ -312,6 +361,7 @@ def test_cli_sigterm_stops_like_ctrl_c_and_leaves_no_partial_file(tmp_path, medi
     code, text = cli(*args)
     assert signal.getsignal(signal.SIGTERM) is before  # handler restored
     assert code == 130, text  # as Ctrl-C
+    assert "interrupted: finished outputs are kept, the pair in flight was not written" in text
     assert sorted(p.name for p in out.iterdir()) == [".anna__walk.mp4.done", "anna__walk.mp4"]
     monkeypatch.setattr(backends, "open_animator", lambda *a, **k: EchoAnimator())
     code, text = cli(*args)

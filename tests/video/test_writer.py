@@ -14,7 +14,7 @@ import pytest
 from internet_cli.errors import OutputError
 from internet_cli.video import writer as writer_mod
 from internet_cli.video.reader import iter_frames, probe_video
-from internet_cli.video.writer import VideoWriter, check_output_path
+from internet_cli.video.writer import FORMATS, VideoWriter, check_output_path, video_format
 from tests.media import make_audio_only, make_video
 
 S = 64  # frame size for most tests (the default 512 is checked once)
@@ -57,6 +57,13 @@ def audio_seconds(path: Path) -> float:
     with av.open(str(path)) as c:
         a = c.streams.audio[0]
         return float(a.duration * a.time_base)
+
+
+def decoded_audio_seconds(path: Path) -> float:
+    """Seconds of decoded sound (Matroska stores no per-stream duration)."""
+    with av.open(str(path)) as c:
+        frames = list(c.decode(audio=0))
+    return sum(f.samples for f in frames) / frames[0].sample_rate
 
 
 # -- check_output_path -------------------------------------------------------------------------
@@ -200,6 +207,44 @@ def test_overwrite_replaces(tmp_path):
             w.write(img)
     assert stream_info(out)["frames"] == 3
     assert listing(tmp_path) == ["out.mp4"]
+
+
+# -- the output name says what it holds ---------------------------------------------------------
+@pytest.mark.parametrize("name, demuxer, brand, video, audio", [
+    ("out.mp4", "mov,mp4,m4a,3gp,3g2,mj2", "isom", "h264", "aac"),
+    ("out.MOV", "mov,mp4,m4a,3gp,3g2,mj2", "qt  ", "h264", "aac"),
+    ("out.mkv", "matroska,webm", None, "h264", "aac"),
+    ("out.webm", "matroska,webm", None, "vp9", "opus"),
+])
+def test_extension_picks_container_and_codecs(tmp_path, name, demuxer, brand, video, audio):
+    """Each supported name decodes, with PyAV, into the container and codecs it promises; the
+    driving's AAC audio is carried over (re-encoded to Opus for WebM) and stays in length."""
+    src = make_video(tmp_path / "in.mp4", frames=25, size=(S, S), audio=True)
+    out = tmp_path / name
+    w = _transcode(src, out)
+    assert w.has_audio and w.audio_mode == ("encode" if audio == "opus" else "copy")
+    with av.open(str(out)) as c:
+        assert c.format.name == demuxer and c.metadata.get("major_brand") == brand
+    info = stream_info(out)
+    assert info["codec"] == video and info["pix_fmt"] == "yuv420p" and info["frames"] == 25
+    assert info["audio"] == [audio]
+    assert decoded_audio_seconds(out) == pytest.approx(1.0, abs=0.03)
+    assert listing(tmp_path) == ["in.mp4", name]
+
+
+@pytest.mark.parametrize("name", ["out.txt", "out.avi", "out", "out.mp4.part"])
+def test_other_extensions_and_none_are_refused(tmp_path, name):
+    with pytest.raises(OutputError) as info:
+        VideoWriter(tmp_path / name, fps=25, size=S)
+    message = str(info.value)
+    assert "\n" not in message and str(tmp_path / name) in message
+    assert all(ext in message for ext in FORMATS) and ("no extension" in message) == (name == "out")
+    assert listing(tmp_path) == []
+
+
+def test_video_format_ignores_case_and_knows_the_four():
+    assert sorted(FORMATS) == [".mkv", ".mov", ".mp4", ".webm"]
+    assert video_format("A.WebM").video_codec == "libvpx-vp9" and video_format("b.Mkv").container == "matroska"
 
 
 # -- audio -------------------------------------------------------------------------------------
