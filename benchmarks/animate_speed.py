@@ -116,8 +116,8 @@ def main() -> None:
         if args.backend == "onnx":  # export once, outside the timed runs (animate would cache it too)
             for i, (name, w) in enumerate(named.items()):
                 subprocess.run([sys.executable, "-m", "internet_cli", "export", "--onnx", "-w", str(w), "-o",
-                                str(tmp / f"onnx{i}")], check=True, capture_output=True)
-                named[name] = tmp / f"onnx{i}"
+                                str(tmp / f"w{i}.onnx")], check=True, capture_output=True)
+                named[name] = tmp / f"w{i}.onnx"
         probe_before = matmul_probe()
         rows = []
         for n in (args.short, args.long):

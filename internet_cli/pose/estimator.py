@@ -116,14 +116,19 @@ class PoseEstimator:
         return lm
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._pose.close()
+        _close(self._pose)
 
     def __enter__(self) -> PoseEstimator:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _close(graph) -> None:
+    """Close a MediaPipe solution; a graph that failed half-way may raise, which changes nothing."""
+    with contextlib.suppress(Exception):
+        graph.close()
 
 
 class PersonSegmenter:
@@ -150,8 +155,7 @@ class PersonSegmenter:
         return np.asarray(mask, np.float32)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._seg.close()
+        _close(self._seg)
 
     def __enter__(self) -> PersonSegmenter:
         return self

@@ -38,7 +38,7 @@ LIMB_UNIT = 0.25
 MIN_ASPECT = 0.3
 """The torso frame's smaller singular value is kept at least this share of the larger."""
 
-_TORSO_TEMPLATE = np.array([[0.2, -0.25], [-0.2, -0.25], [0.13, 0.25], [-0.13, 0.25]])  # ls, rs, lh, rh
+TORSO_TEMPLATE = np.array([[0.2, -0.25], [-0.2, -0.25], [0.13, 0.25], [-0.13, 0.25]])  # ls, rs, lh, rh
 _FACE_TEMPLATE = {sk.NOSE: (0.0, 0.02), sk.L_EYE: (0.035, -0.01), sk.R_EYE: (-0.035, -0.01),
                   sk.L_EAR: (0.075, 0.0), sk.R_EAR: (-0.075, 0.0), sk.MOUTH_L: (0.025, 0.045),
                   sk.MOUTH_R: (-0.025, 0.045)}
@@ -81,7 +81,7 @@ def limb_frame(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def torso_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre and least-squares linear frame of the 4 torso points (ls, rs, lh, rh)."""
     centre = points.mean(axis=0)
-    q = _TORSO_TEMPLATE - _TORSO_TEMPLATE.mean(axis=0)
+    q = TORSO_TEMPLATE - TORSO_TEMPLATE.mean(axis=0)
     a = (points - centre).T @ q @ np.linalg.inv(q.T @ q)  # argmin_A sum |A q_i - p_i|^2
     u, s, vt = np.linalg.svd(a)
     s = np.maximum(s, [1e-4, MIN_ASPECT * max(s[0], 1e-4)])

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from internet_cli.pose import skeleton as sk
-from internet_cli.pose.parts import LIMB_UNIT, _TORSO_TEMPLATE, inverse
+from internet_cli.pose.parts import LIMB_UNIT, TORSO_TEMPLATE, inverse
 
 DRAW_ORDER = ("torso", "left_thigh", "right_thigh", "left_shin", "right_shin", "head",
               "left_upper_arm", "right_upper_arm", "left_forearm", "right_forearm")
@@ -67,7 +67,7 @@ def part_distances(kp: np.ndarray, jac: np.ndarray, size: int) -> tuple[np.ndarr
             half = jac[k][:, 0] * LIMB_UNIT / 2.0 * scale
             out[k] = _segment_distance(px, c - half, c + half)
         elif part.name == "torso":
-            quad = (_TORSO_TEMPLATE - _TORSO_TEMPLATE.mean(0)) @ jac[k].T * scale + c
+            quad = (TORSO_TEMPLATE - TORSO_TEMPLATE.mean(0)) @ jac[k].T * scale + c
             quad = quad[[0, 2, 3, 1]].astype(np.float32)  # ls, lh, rh, rs: a simple polygon
             torso_width = float(np.linalg.norm(quad[0] - quad[3]))
             inside = np.zeros((size, size), np.uint8)
@@ -91,6 +91,9 @@ class NearestPartAnimator:
 
         self.size = size
         self._seg = PersonSegmenter()
+        ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+        self._grid = np.stack([xs, ys], axis=-1) * (2.0 / (size - 1)) - 1.0  # normalised (x, y) of every pixel
+        self._order = [next(i for i, p in enumerate(sk.PARTS) if p.name == name) for name in DRAW_ORDER]
 
     def describe(self) -> str:
         return "nearest-part baseline (training-free)"
@@ -114,12 +117,9 @@ class NearestPartAnimator:
     def _frame(self, state: NearestPartState, kp_d: np.ndarray, jac_d: np.ndarray) -> np.ndarray:
         import cv2
 
-        s = self.size
-        ys, xs = np.mgrid[0:s, 0:s].astype(np.float32)
-        z = np.stack([xs, ys], axis=-1) * (2.0 / (s - 1)) - 1.0  # normalised (x, y)
+        s, z = self.size, self._grid
         out = state.background.copy()
-        for name in DRAW_ORDER:
-            k = next(i for i, p in enumerate(sk.PARTS) if p.name == name)
+        for k in self._order:
             m = (state.jac[k] @ inverse(jac_d[k].astype(np.float64))).astype(np.float32)
             src = (z - kp_d[k].astype(np.float32)) @ m.T + state.kp[k].astype(np.float32)
             mx, my = ((src + 1.0) * (s - 1) / 2.0).transpose(2, 0, 1)

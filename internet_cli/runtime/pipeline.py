@@ -331,8 +331,9 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
 def _save_track(path: Path, pose, size: int, fps) -> None:
     """``--save-pose``: the smoothed driving landmarks (model-size pixels), reusable as a driving."""
     from internet_cli.pose.files import PoseTrack, save_pose
+    from internet_cli.pose.skeleton import NUM_LANDMARKS
 
     found = np.array([lm is not None for lm in pose.track], bool)
-    rows = [lm if lm is not None else np.zeros((33, 3), np.float32) for lm in pose.track]
-    landmarks = np.stack(rows) if rows else np.zeros((0, 33, 3), np.float32)
+    rows = [lm if lm is not None else np.zeros((NUM_LANDMARKS, 3), np.float32) for lm in pose.track]
+    landmarks = np.stack(rows) if rows else np.zeros((0, NUM_LANDMARKS, 3), np.float32)
     save_pose(path, PoseTrack(landmarks, found, (size, size), "animate", float(fps)))

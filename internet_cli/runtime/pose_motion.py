@@ -50,6 +50,7 @@ class DrivingPose:
         self.smoother = LandmarkSmoother(fps) if smooth else None
         self.reference: np.ndarray | None = None  # the first driving landmarks (normalised)
         self._retarget: Retargeter | None = None
+        self._reference_frames = None  # part_frames(reference), for the relative mode
         self.kp_source, self.jac_source, self._visible_source = parts.part_frames(self.source)
         self.track: list[np.ndarray | None] = []  # the smoothed landmarks of every frame (pixels)
 
@@ -67,6 +68,7 @@ class DrivingPose:
         if self.reference is None:
             self.reference = drv
             self._retarget = Retargeter(self.source, drv)
+            self._reference_frames = parts.part_frames(drv)
         if self.mode == "retarget":
             motion = parts.part_motion(self.source, self._retarget(drv))
             return motion["kp_driving"], motion["jac_driving"]
@@ -77,7 +79,7 @@ class DrivingPose:
 
     def _relative(self, drv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         kp_d, jac_d, vis_d = parts.part_frames(drv)
-        kp_1, jac_1, vis_1 = parts.part_frames(self.reference)
+        kp_1, jac_1, vis_1 = self._reference_frames
         kp = self.kp_source + (kp_d - kp_1)
         jac = jac_d @ parts.inverse(jac_1) @ self.jac_source
         visible = self._visible_source & vis_d & vis_1
