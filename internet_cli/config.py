@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 ANCHOR_SOURCES = ("learned", "pose")
 POSE_PARTS = 10  # internet_cli/pose/skeleton.py PARTS
+POSE_PART_PRIOR = 4.0  # motion.part_prior of new pose-mode models (internet_cli/motion/part_shapes.py)
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,18 @@ class MotionConfig:
     # Where the anchors K_i and affines come from: "learned" (the paper's detector network) or
     # "pose" (10 body parts from MediaPipe landmarks, internet_cli/pose/parts.py; no detector).
     anchors: str = "learned"
+    # Pose mode only: > 0 feeds the dense motion network the body parts' shapes in place of the
+    # Gaussians, and adds this weight times their log-prior to the composition logits
+    # (internet_cli/motion/part_shapes.py). 0 is the paper's Gaussian heatmaps.
+    part_prior: float = 0.0
 
     def __post_init__(self) -> None:
         if self.anchors not in ANCHOR_SOURCES:
             raise ValueError(f"motion.anchors must be one of {', '.join(ANCHOR_SOURCES)}, got {self.anchors!r}")
         if self.anchors == "pose" and self.num_anchors != POSE_PARTS:
             raise ValueError(f"motion.anchors='pose' has {POSE_PARTS} body parts, got num_anchors={self.num_anchors}")
+        if self.part_prior < 0 or (self.part_prior > 0 and self.anchors != "pose"):
+            raise ValueError(f"motion.part_prior must be 0, or > 0 with anchors='pose'; got {self.part_prior}")
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,8 @@ def preset(name: str, anchors: str | None = None) -> ModelConfig:
 def with_anchors(cfg: ModelConfig, anchors: str) -> ModelConfig:
     """``cfg`` with ``motion.anchors`` set (pose mode has the 10 body parts as anchors)."""
     n = POSE_PARTS if anchors == "pose" else cfg.motion.num_anchors
-    motion = dataclasses.replace(cfg.motion, anchors=anchors, num_anchors=n)
+    prior = POSE_PART_PRIOR if anchors == "pose" else 0.0
+    motion = dataclasses.replace(cfg.motion, anchors=anchors, num_anchors=n, part_prior=prior)
     return dataclasses.replace(cfg, motion=motion)
 
 

@@ -19,6 +19,10 @@ def train(
         "--anchors", help="Motion anchors: learned (the paper's detector) or pose (10 body parts from landmarks, "
         "NAME.pose.npz beside each video). Default: the preset's, or the --weights' own. With --weights of the "
         "other kind, all but the detector is loaded.")] = None,
+    part_prior: Annotated[float | None, typer.Option(
+        "--part-prior", min=0.0, help="Pose mode: weight of the body parts' shapes in the composition weights "
+        "(docs/model.md; 0 = the paper's Gaussian heatmaps). Default: the preset's (4 in pose mode), or the "
+        "--weights' own.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --run from its latest checkpoint.")] = False,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Per process (paper: 16 = 8 GPUs x 2).")] = 2,
@@ -55,6 +59,8 @@ def train(
         if anchors not in (None, "learned", "pose"):
             raise ValueError(f"--anchors must be learned or pose, got {anchors!r}")
         model_cfg = preset(preset_name, anchors)
+        if part_prior is not None and weights is None:  # with --weights the trainer sets it on theirs
+            model_cfg = dataclasses.replace(model_cfg, motion=dataclasses.replace(model_cfg.motion, part_prior=part_prior))
         overrides = dict(_parse_override(s) for s in loss_weight or [])
         overrides["mirror_pairs"] = tuple(i for s in mirror or [] for i in _parse_pair(s))
         loss = dataclasses.replace(LossConfig(), temporal_mode=temporal, **overrides)
@@ -72,7 +78,7 @@ def train(
         raise typer.BadParameter(str(exc), param_hint="--size") from None
     configure_torch_threads()
     spec = RunSpec(data=data, run=run, model=model_cfg, loss=loss, train=cfg, init_weights=weights, anchors=anchors,
-                   vgg_weights=vgg_weights, device=device)
+                   part_prior=part_prior, vgg_weights=vgg_weights, device=device)
 
     def on_log(step: int, total: int, logs: dict) -> None:
         terms = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("sec_per_step", "skipped_steps_total"))

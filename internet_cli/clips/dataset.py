@@ -81,7 +81,7 @@ class DataConfig:
     seed: int = 0
     pose: bool = False
     """Add the pose-mode anchors of source and driving (``NAME.pose.npz``, docs/pose.md)."""
-    pose_jitter: float = 0.006
+    pose_jitter: float = 0.015
     """Detector-like noise on every landmark: Gaussian, this standard deviation in normalised units."""
     pose_drop: float = 0.04
     """Probability that a landmark is reported hidden (visibility 0.1), as a detector misses joints."""

@@ -8,6 +8,7 @@ from torch import nn
 
 from internet_cli.config import MotionConfig
 from internet_cli.motion.geometry import gaussian_heatmaps, inverse_2x2, make_coordinate_grid, warp
+from internet_cli.motion.part_shapes import part_distances, part_shapes
 from internet_cli.motion.unet import UNet
 
 
@@ -34,12 +35,13 @@ class DenseMotion(nn.Module):
         super().__init__()
         self.size = cfg.base_size
         self.variance = cfg.gaussian_variance
+        self.part_prior = cfg.part_prior  # pose mode: body-part shapes steer the weights (part_shapes.py)
         n1 = cfg.num_anchors + 1
         self.unet = UNet(4 * n1, cfg.block_expansion, cfg.num_blocks, cfg.max_features)
         self.weights = nn.Conv2d(self.unet.out_channels, n1, 3, padding=1)
         with torch.no_grad():  # start near the identity motion: the background term dominates
-            self.weights.bias.zero_()
-            self.weights.bias[0] = 4.0
+            self.weights.bias.zero_()  # (with the part prior, the prior's background term does that)
+            self.weights.bias[0] = 0.0 if self.part_prior > 0 else 4.0
         # The intrinsic confidence head: one extra layer on the last feature map (section 3.2).
         self.confidence = nn.Conv2d(self.unet.out_channels, 1, 3, padding=1)
 
@@ -47,14 +49,22 @@ class DenseMotion(nn.Module):
         b, _, h, w = source_small.shape
         n1 = kp_s.shape[1] + 1
         transforms = local_transforms(kp_s, jac_s, kp_d, jac_d, h, w)  # (B, n+1, h, w, 2)
-        heat = gaussian_heatmaps(kp_d, h, w, self.variance) - gaussian_heatmaps(kp_s, h, w, self.variance)
+        if self.part_prior > 0:
+            dist = part_distances(kp_d, jac_d, h, w)
+            heat = torch.exp(-dist**2) - part_shapes(kp_s, jac_s, h, w)
+        else:
+            heat = gaussian_heatmaps(kp_d, h, w, self.variance) - gaussian_heatmaps(kp_s, h, w, self.variance)
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1)  # (B, n+1, h, w)
         deformed = warp(
             source_small.unsqueeze(1).expand(b, n1, 3, h, w).reshape(b * n1, 3, h, w),
             transforms.reshape(b * n1, h, w, 2),
         ).reshape(b, n1 * 3, h, w)
         feats = self.unet(torch.cat([heat, deformed], dim=1))
-        weights = torch.softmax(self.weights(feats), dim=1)  # (B, n+1, h, w), sums to 1 (eq. 5)
+        logits = self.weights(feats)
+        if self.part_prior > 0:  # the background's prior is -1: it wins beyond the parts' edges
+            prior = torch.cat([-torch.ones_like(dist[:, :1]), -dist**2], dim=1)
+            logits = logits + self.part_prior * prior
+        weights = torch.softmax(logits, dim=1)  # (B, n+1, h, w), sums to 1 (eq. 5)
         field = (weights.unsqueeze(-1) * transforms).sum(dim=1)  # F^0: (B, h, w, 2)
         confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)
         return {"field": field, "confidence": confidence, "weights": weights}

@@ -40,6 +40,7 @@ class RunSpec:
     train: TrainConfig = field(default_factory=TrainConfig)
     init_weights: Path | None = None  # start from these weights instead of a random init
     anchors: str | None = None  # with init_weights of the other kind: convert them (learned <-> pose)
+    part_prior: float | None = None  # pose mode: set motion.part_prior (None: the preset's or the weights')
     vgg_weights: Path | None = None
     device: str = "auto"
 
@@ -164,11 +165,26 @@ class Trainer:
             config = weights.config
             if self.spec.anchors is not None and self.spec.anchors != config.motion.anchors:
                 return self._converted_model(weights)
-            self.spec.model = config
-            model = INTERnet(config)
-            model.load_state_dict(weights.state_dict)
+            self.spec.model = self._with_part_prior(config)
+            model = INTERnet(self.spec.model)
+            model.load_state_dict(weights.state_dict)  # the part prior adds no layers
             return model
+        self.spec.model = self._with_part_prior(self.spec.model)
         return INTERnet(self.spec.model)
+
+    def _with_part_prior(self, config):
+        """``config`` with ``motion.part_prior`` from the spec, when it gives one."""
+        if self.spec.part_prior is None:
+            return config
+        import dataclasses
+
+        try:
+            motion = dataclasses.replace(config.motion, part_prior=self.spec.part_prior)
+        except ValueError as exc:
+            from internet_cli.errors import InputError
+
+            raise InputError(f"--part-prior: {exc}") from None
+        return dataclasses.replace(config, motion=motion)
 
     def _ensure_poses(self) -> None:
         """Pose mode: MediaPipe landmarks for the training videos that lack them (rank 0 writes)."""
@@ -185,7 +201,7 @@ class Trainer:
         but the anchor detector is loaded; the detector is dropped (or starts untrained)."""
         from internet_cli.config import with_anchors
 
-        self.spec.model = with_anchors(weights.config, self.spec.anchors)
+        self.spec.model = self._with_part_prior(with_anchors(weights.config, self.spec.anchors))
         model = INTERnet(self.spec.model)
         state = {k: v for k, v in weights.state_dict.items() if not k.startswith("detector.")}
         own = model.state_dict()

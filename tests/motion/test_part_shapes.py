@@ -1,0 +1,94 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from internet_cli.config import ModelConfig, MotionConfig, preset
+from internet_cli.model import INTERnet
+from internet_cli.motion.geometry import make_coordinate_grid
+from internet_cli.motion.part_shapes import part_distances
+from internet_cli.pose import skeleton as sk
+from internet_cli.pose.parts import part_frames, part_motion
+from tests.pose.skeletons import standing
+
+PART = {p.name: k for k, p in enumerate(sk.PARTS)}
+SIZE = 64
+
+
+def _distances(lm: np.ndarray) -> torch.Tensor:
+    kp, jac, _ = part_frames(lm)
+    return part_distances(torch.tensor(kp[None]).float(), torch.tensor(jac[None]).float(), SIZE, SIZE)[0]
+
+
+def _at(dist: torch.Tensor, xy) -> torch.Tensor:
+    """Every part's distance at the grid point nearest the normalised point ``xy``."""
+    grid = make_coordinate_grid(SIZE, SIZE)
+    i = int(((grid - torch.tensor(xy).float()) ** 2).sum(-1).argmin())
+    return dist[:, i // SIZE, i % SIZE]
+
+
+def test_every_part_is_nearest_on_its_own_landmarks():
+    lm = standing(arm_angle=1.2)  # arms raised out to the sides, away from the torso
+    dist = _distances(lm)
+    elbow, wrist = lm[sk.L_ELBOW, :2], lm[sk.L_WRIST, :2]
+    checks = {"left_forearm": (elbow + wrist) / 2, "left_upper_arm": (lm[sk.L_SHOULDER, :2] + elbow) / 2,
+              "right_shin": (lm[sk.R_KNEE, :2] + lm[sk.R_ANKLE, :2]) / 2, "head": lm[sk.NOSE, :2],
+              "torso": lm[list(sk.TORSO), :2].mean(0)}
+    for name, xy in checks.items():
+        d = _at(dist, xy)
+        assert int(d.argmin()) == PART[name], name
+        assert float(d[PART[name]]) < 0.2, name  # on the part: inside its capsule (1 = the edge)
+
+
+def test_far_from_the_body_every_part_is_beyond_its_edge():
+    dist = _distances(standing(scale=0.6))
+    assert float(_at(dist, (0.95, -0.95)).min()) > 1.5
+    assert float(_at(dist, (-0.95, 0.9)).min()) > 1.5
+
+
+def test_the_hand_beyond_the_wrist_belongs_to_the_forearm():
+    lm = standing(arm_angle=1.2)
+    elbow, wrist = lm[sk.L_ELBOW, :2], lm[sk.L_WRIST, :2]
+    hand = wrist + 0.2 * (wrist - elbow)
+    d = _at(_distances(lm), hand)
+    assert int(d.argmin()) == PART["left_forearm"] and float(d.min()) < 0.5
+
+
+def _pose_model(prior: float) -> INTERnet:
+    torch.manual_seed(0)
+    cfg = preset("tiny", "pose")
+    return INTERnet(dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, part_prior=prior))).eval()
+
+
+def _pose_inputs(src_lm, drv_lm):
+    m = part_motion(src_lm, drv_lm)
+    return {k: torch.from_numpy(v[None]) for k, v in m.items() if k != "visible"}
+
+
+def test_the_prior_gives_a_moved_forearm_its_own_transform():
+    """An untrained network with the part prior: the pixels of the driving forearm take the
+    forearm's weight, so they sample the source forearm."""
+    src_lm, drv_lm = standing(), standing(arm_angle=1.2)
+    model = _pose_model(4.0)
+    img = torch.rand(1, 3, model.config.image_size, model.config.image_size)
+    with torch.no_grad():
+        out = model(img, img, _pose_inputs(src_lm, drv_lm))
+    base = model.config.motion.base_size
+    grid = make_coordinate_grid(base, base)
+    xy = torch.tensor((drv_lm[sk.L_ELBOW, :2] + drv_lm[sk.L_WRIST, :2]) / 2).float()
+    i = int(((grid - xy) ** 2).sum(-1).argmin())
+    w = out["weights"][0, :, i // base, i % base]
+    assert int(w.argmax()) == 1 + PART["left_forearm"] and float(w.max()) > 0.5
+
+
+def test_no_prior_is_the_paper_model_and_old_configs_load_without_it():
+    data = dataclasses.asdict(preset("tiny", "pose"))
+    data["motion"].pop("part_prior")
+    assert ModelConfig.from_dict(data).motion.part_prior == 0.0
+    assert preset("tiny").motion.part_prior == 0.0 and preset("tiny", "pose").motion.part_prior > 0
+
+
+def test_the_prior_needs_pose_anchors():
+    with pytest.raises(ValueError, match="part_prior"):
+        MotionConfig(part_prior=1.0)
