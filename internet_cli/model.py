@@ -20,7 +20,7 @@ from internet_cli.config import ModelConfig
 from internet_cli.generation.generator import Decoder, SourceEncoder, deform
 from internet_cli.motion.anchors import AnchorDetector
 from internet_cli.motion.dense import DenseMotion
-from internet_cli.motion.geometry import inverse_2x2, resize, warp
+from internet_cli.motion.geometry import float32, inverse_2x2, resize, warp
 
 
 class SourceState(NamedTuple):
@@ -47,6 +47,7 @@ class DrivingReference(NamedTuple):
     scale: torch.Tensor  # (1,) float
 
 
+@float32
 def relative_motion(state: SourceState, kp_d, jac_d, ref: DrivingReference):
     """Driving anchors as the model should see them.
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from internet_cli.motion.geometry import inverse_2x2, make_coordinate_grid
+from internet_cli.motion.geometry import float32, inverse_2x2, make_coordinate_grid
 
 Detector = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
 
@@ -70,6 +70,7 @@ class TPS:
         cw = self.control_weights.to(coords.device, coords.dtype)
         return theta, cp, cw
 
+    @float32
     def warp_coordinates(self, coords: torch.Tensor) -> torch.Tensor:
         """``T(coords)``: ``(B, N, 2) -> (B, N, 2)`` (differentiable w.r.t. ``coords``)."""
         theta, cp, cw = self._prepare(coords)
@@ -79,6 +80,7 @@ class TPS:
         kernel = 0.5 * r2 * torch.log(r2 + self._eps(coords.dtype))  # r^2 log r
         return out + kernel @ cw
 
+    @float32
     def jacobian(self, coords: torch.Tensor) -> torch.Tensor:
         """Analytic ``dT/dz`` at ``coords``: ``(B, N, 2) -> (B, N, 2, 2)``, ``[i, j] = dT_i/dz_j``.
 
@@ -115,9 +117,19 @@ def equivariance_losses(detect: Detector, image: torch.Tensor, tps: TPS, *,
     if kp is None:
         kp, jac = detect(image)
     kp_t, jac_t = detect(tps.transform_image(image))
-    out = {"equivariance_value": (kp - tps.warp_coordinates(kp_t)).abs().mean()}
+    out = {"equivariance_value": _value_error(kp, tps.warp_coordinates(kp_t))}
     if jac is not None and jac_t is not None:
-        composed = tps.jacobian(kp_t) @ jac_t
-        eye = torch.eye(2, dtype=jac.dtype, device=jac.device)
-        out["equivariance_jacobian"] = (eye - inverse_2x2(jac) @ composed).abs().mean()
+        out["equivariance_jacobian"] = _jacobian_error(jac, tps.jacobian(kp_t), jac_t)
     return out
+
+
+@float32
+def _value_error(kp: torch.Tensor, kp_back: torch.Tensor) -> torch.Tensor:
+    return (kp - kp_back).abs().mean()
+
+
+@float32
+def _jacobian_error(jac: torch.Tensor, d_t: torch.Tensor, jac_t: torch.Tensor) -> torch.Tensor:
+    """``mean |I - J^-1 (dT(kp_t) J_t)|`` (the module docstring's derivation)."""
+    eye = torch.eye(2, dtype=jac.dtype, device=jac.device)
+    return (eye - inverse_2x2(jac) @ (d_t @ jac_t)).abs().mean()

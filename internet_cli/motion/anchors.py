@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from internet_cli.config import MotionConfig
-from internet_cli.motion.geometry import resize, soft_argmax
+from internet_cli.motion.geometry import float32, resize, soft_argmax
 from internet_cli.motion.unet import UNet
 
 
@@ -32,8 +32,14 @@ class AnchorDetector(nn.Module):
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self.unet(resize(image, self.size))  # (B, C, s, s)
-        kp, probs = soft_argmax(self.heatmap(feats) / self.temperature)  # (B, n, 2), (B, n, s, s)
-        b, _, h, w = probs.shape
-        aff = self.affine(feats).reshape(b, self.n, 4, h, w)
-        jac = (aff * probs.unsqueeze(2)).sum(dim=(3, 4)).reshape(b, self.n, 2, 2)
-        return kp, jac
+        return anchors_and_affines(self.heatmap(feats), self.affine(feats), self.temperature)
+
+
+@float32
+def anchors_and_affines(heatmaps: torch.Tensor, affines: torch.Tensor, temperature: float):
+    """Heatmap logits ``(B, n, s, s)`` and per-pixel affines ``(B, 4n, s, s)`` -> anchors ``(B, n, 2)``
+    (soft-argmax at ``temperature``) and affines ``(B, n, 2, 2)`` pooled under each heatmap."""
+    kp, probs = soft_argmax(heatmaps / temperature)  # (B, n, 2), (B, n, s, s)
+    b, n, h, w = probs.shape
+    jac = (affines.reshape(b, n, 4, h, w) * probs.unsqueeze(2)).sum(dim=(3, 4)).reshape(b, n, 2, 2)
+    return kp, jac

@@ -1,5 +1,8 @@
 """Stage I, part 2: composition weights, the base motion field F^0 and the intrinsic
-confidence map M^0 (paper eq. 4-5, section 3.2-3.3)."""
+confidence map M^0 (paper eq. 4-5, section 3.2-3.3).
+
+Under autocast only the U-Net and its two heads run in reduced precision: the local transforms,
+the heatmaps, the softmax and the composed field are float32 (:func:`~internet_cli.motion.geometry.float32`)."""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ import torch
 from torch import nn
 
 from internet_cli.config import MotionConfig
-from internet_cli.motion.geometry import gaussian_heatmaps, inverse_2x2, make_coordinate_grid, warp
+from internet_cli.motion.geometry import float32, gaussian_heatmaps, inverse_2x2, make_coordinate_grid, warp
 from internet_cli.motion.part_shapes import part_distances, part_shapes
 from internet_cli.motion.unet import UNet
 
 
+@float32
 def local_transforms(kp_s, jac_s, kp_d, jac_d, height: int, width: int) -> torch.Tensor:
     """Sampling grids of the background plus every local affine ``(B, n+1, H, W, 2)``.
 
@@ -49,22 +53,37 @@ class DenseMotion(nn.Module):
         b, _, h, w = source_small.shape
         n1 = kp_s.shape[1] + 1
         transforms = local_transforms(kp_s, jac_s, kp_d, jac_d, h, w)  # (B, n+1, h, w, 2)
-        if self.part_prior > 0:
-            dist = part_distances(kp_d, jac_d, h, w)
-            heat = torch.exp(-dist**2) - part_shapes(kp_s, jac_s, h, w)
-        else:
-            heat = gaussian_heatmaps(kp_d, h, w, self.variance) - gaussian_heatmaps(kp_s, h, w, self.variance)
-        heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1)  # (B, n+1, h, w)
+        heat, dist = motion_heatmaps(kp_s, jac_s, kp_d, jac_d, h, w, self.variance, self.part_prior > 0)
         deformed = warp(
             source_small.unsqueeze(1).expand(b, n1, 3, h, w).reshape(b * n1, 3, h, w),
             transforms.reshape(b * n1, h, w, 2),
         ).reshape(b, n1 * 3, h, w)
         feats = self.unet(torch.cat([heat, deformed], dim=1))
-        logits = self.weights(feats)
-        if self.part_prior > 0:  # the background's prior is -1: it wins beyond the parts' edges
-            prior = torch.cat([-torch.ones_like(dist[:, :1]), -dist**2], dim=1)
-            logits = logits + self.part_prior * prior
-        weights = torch.softmax(logits, dim=1)  # (B, n+1, h, w), sums to 1 (eq. 5)
-        field = (weights.unsqueeze(-1) * transforms).sum(dim=1)  # F^0: (B, h, w, 2)
+        weights, field = compose(self.weights(feats), transforms, dist, self.part_prior)
         confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)
         return {"field": field, "confidence": confidence, "weights": weights}
+
+
+@float32
+def motion_heatmaps(kp_s, jac_s, kp_d, jac_d, height: int, width: int, variance: float, parts: bool):
+    """The dense motion network's heatmap input ``(B, n+1, H, W)`` (background first, zero) and,
+    with ``parts`` (pose mode's part prior), the driving parts' distances ``(B, n, H, W)`` (else None)."""
+    if parts:
+        dist = part_distances(kp_d, jac_d, height, width)
+        heat = torch.exp(-dist**2) - part_shapes(kp_s, jac_s, height, width)
+    else:
+        dist = None
+        heat = gaussian_heatmaps(kp_d, height, width, variance) - gaussian_heatmaps(kp_s, height, width, variance)
+    return torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1), dist
+
+
+@float32
+def compose(logits, transforms, dist, part_prior: float):
+    """Composition ``weights`` ``(B, n+1, h, w)`` (a softmax over the background and the anchors, eq. 5)
+    and the field ``F^0 = sum_k w_k T_k`` ``(B, h, w, 2)``; the part prior's log-prior is added to
+    the ``logits`` first (the background's is -1: it wins beyond the parts' edges)."""
+    if part_prior > 0:
+        prior = torch.cat([-torch.ones_like(dist[:, :1]), -dist**2], dim=1)
+        logits = logits + part_prior * prior
+    weights = torch.softmax(logits, dim=1)  # sums to 1 over the n+1 transforms
+    return weights, (weights.unsqueeze(-1) * transforms).sum(dim=1)

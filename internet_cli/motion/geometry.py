@@ -2,12 +2,47 @@
 
 Conventions (docs/design.md): normalised (x, y) in [-1, 1] with the extremes at the centres of
 the corner pixels, hence ``align_corners=True`` everywhere.
+
+Under mixed precision (``torch.autocast``, training with ``--precision fp16|bf16``) the functions
+marked :func:`float32` still run in float32: a clamped determinant lets an inverse reach 1e6, past
+float16's 65504, and coordinates need ~1e-4 where float16 keeps ~1e-3 and bfloat16 ~1e-2.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import torch
 import torch.nn.functional as F
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _as_float32(x):
+    return x.float() if isinstance(x, torch.Tensor) and x.dtype in _LOW_PRECISION else x
+
+
+def float32(fn):
+    """Run ``fn`` in float32 under autocast: autocast off inside, and its float16 / bfloat16 tensor
+    arguments cast to float32 (tensors inside other arguments are left as they are).
+
+    Stage I's geometry (2x2 inverses, products of affines, sampling coordinates), its heatmaps and
+    its softmaxes use it. Without autocast ``fn`` is called as it is, so the exported graphs do not
+    change.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        devices = [d for d in ("cuda", "cpu") if torch.is_autocast_enabled(d)]
+        if not devices:
+            return fn(*args, **kwargs)
+        with contextlib.ExitStack() as stack:
+            for d in devices:
+                stack.enter_context(torch.autocast(d, enabled=False))
+            return fn(*map(_as_float32, args), **{k: _as_float32(v) for k, v in kwargs.items()})
+
+    return wrapper
 
 
 def make_coordinate_grid(height: int, width: int, *, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -18,6 +53,7 @@ def make_coordinate_grid(height: int, width: int, *, dtype=torch.float32, device
     return torch.stack([gx, gy], dim=-1)
 
 
+@float32
 def inverse_2x2(m: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Closed-form inverse of ``(..., 2, 2)`` matrices (adjugate / determinant).
 
@@ -34,6 +70,7 @@ def inverse_2x2(m: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return torch.stack([row0, row1], dim=-2) / det[..., None, None]
 
 
+@float32
 def soft_argmax(heatmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Expected position under a spatial softmax.
 
@@ -46,6 +83,7 @@ def soft_argmax(heatmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return coords, probs
 
 
+@float32
 def gaussian_heatmaps(anchors: torch.Tensor, height: int, width: int, variance: float) -> torch.Tensor:
     """Isotropic Gaussians ``(B, K, H, W)`` centred on ``anchors`` ``(B, K, 2)``."""
     grid = make_coordinate_grid(height, width, dtype=anchors.dtype, device=anchors.device)

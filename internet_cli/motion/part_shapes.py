@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from internet_cli.motion.geometry import inverse_2x2, make_coordinate_grid
+from internet_cli.motion.geometry import float32, inverse_2x2, make_coordinate_grid
 from internet_cli.pose import skeleton as sk
 from internet_cli.pose.parts import LIMB_UNIT, TORSO_TEMPLATE
 
@@ -44,6 +44,7 @@ _HALF_TOP, _HALF_BOTTOM = float(_T[0, 0]), float(_T[2, 0])  # half widths at the
 _EARS = 0.15  # the face template's ear-to-ear distance (pose/parts.py)
 
 
+@float32
 def part_distances(kp: torch.Tensor, jac: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Anchors ``(B, 10, 2)`` and affines ``(B, 10, 2, 2)`` -> distances ``(B, 10, H, W)`` in limb radii."""
     grid = make_coordinate_grid(height, width, dtype=kp.dtype, device=kp.device).view(1, 1, height, width, 2)
@@ -87,6 +88,7 @@ def _norm(v: torch.Tensor) -> torch.Tensor:
     return torch.sqrt((v * v).sum(-1) + 1e-12)
 
 
+@float32
 def part_shapes(kp: torch.Tensor, jac: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Soft part masks ``exp(-d^2)`` ``(B, 10, H, W)``: 1 on the part, ``e^-1`` at a capsule's edge."""
     return torch.exp(-part_distances(kp, jac, height, width) ** 2)
