@@ -107,7 +107,7 @@ def _animate_one(source: Path, driving: Path, output: Path, weights: Path | None
     if job.framing is not None and job.framing.note:
         warn(job.framing.note)
     threads = configure_torch_threads()
-    animator = open_animator(model, backend, device, log=console.print)
+    animator = open_animator(model, backend, device, log=console.print, batch_size=opts.batch_size)
     console.print(f"backend: {describe(animator)} ({threads} threads); model {model.config.name}; "
                   f"driving {job.driving.width}x{job.driving.height} @ {float(job.driving.fps):.3g} fps")
     columns = (TextColumn("[bold]animate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]} fps"),

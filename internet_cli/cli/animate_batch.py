@@ -74,7 +74,7 @@ def animate_batch(
     def make_animator():  # only when some pair is left to make
         model = resolve_model(weights, warn=warn)
         threads = configure_torch_threads()
-        animator = open_animator(model, backend, device, log=console.print)
+        animator = open_animator(model, backend, device, log=console.print, batch_size=opts.batch_size)
         console.print(f"backend: {describe(animator)} ({threads} threads); model {model.config.name}")
         return animator
 

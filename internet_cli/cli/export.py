@@ -18,8 +18,9 @@ def export(
     fp16: Annotated[bool, typer.Option("--fp16", help="Run Stage II in float16 inside the graphs (Stage I stays "
                                                       "float32); the parity error is reported.")] = False,
     opset: Annotated[int, typer.Option("--opset", min=16, help="ONNX opset (grid_sample needs 16+).")] = 18,
-    tensorrt: Annotated[bool, typer.Option("--tensorrt", help="Also build TensorRT engines (.plan) from the graphs "
-                                                              "(needs TensorRT and an NVIDIA GPU).")] = False,
+    tensorrt: Annotated[bool, typer.Option("--tensorrt", help="Also build the TensorRT engines (GRAPH.plan) that "
+                                                              "`animate --backend tensorrt` runs (needs TensorRT and "
+                                                              "an NVIDIA GPU; build them on the GPU they run on).")] = False,
 ) -> None:
     """Export weights to ONNX graphs (checked against PyTorch), optionally TensorRT engines.
 
@@ -45,7 +46,7 @@ def export(
     if tensorrt:
         from internet_cli.export.tensorrt import build_engines
 
-        for path in build_engines(folder, fp16=fp16, log=console.print):
+        for path in build_engines(folder, log=console.print):
             console.print(f"wrote {path}")
 
 

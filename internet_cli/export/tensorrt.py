@@ -1,87 +1,200 @@
-"""Build TensorRT engines (``.plan``) from an exported ONNX folder with the TensorRT Python API.
+"""TensorRT engines (``GRAPH.plan``) from an exported ONNX folder, and the record that ties them to it.
+
+``internet export --tensorrt`` builds one engine per graph beside it and a ``GRAPH.plan.json``
+record: what the engine was built from (the graphs' ``weights_sha256``, export format version,
+``fp16``), with what (the TensorRT version), for which GPU (name, compute capability) and its batch
+profile. ``internet animate --backend tensorrt`` runs these engines
+(:mod:`internet_cli.runtime.tensorrt_backend`) once their record matches the folder, this TensorRT
+and this GPU; it builds the ones that are missing.
+
+The networks are **strongly typed**: TensorRT keeps every tensor's type as the graph has it. A
+float32 export runs in float32 throughout. A ``--fp16`` export runs Stage II (source encoder,
+decoder) in float16 and Stage I (anchors, affines, motion field, confidence) in float32, exactly
+where the graph puts them; there is no builder-wide fp16 flag that would let TensorRT move Stage I
+to float16 too (weak typing, deprecated in TensorRT 10.12 and gone in 11).
 
 Needs the optional ``tensorrt`` package (``pip install 'internet-cli[tensorrt]'``) and a usable
 NVIDIA GPU; everything is imported lazily, so the rest of the package never needs it.
-
-The engines are for deploying outside this CLI (Triton, trtexec, C++). `internet animate
---backend tensorrt` uses onnxruntime's TensorRT provider on the ``.onnx`` graphs instead, which
-builds and caches its own engines.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Callable
 
 from internet_cli.errors import BackendError, WeightsError
 
-# Dynamic-batch optimisation profile of the detector and frame graphs: (min, opt, max).
+# Dynamic-batch optimisation profile of the graphs fed driving frames: (min, opt, max).
 BATCH_PROFILE = (1, 4, 16)
 WORKSPACE_BYTES = 4 << 30
+PLAN_FORMAT = "internet-tensorrt"
+PLAN_FORMAT_VERSION = 1
+# The record's keys that must match for an engine to be used here, and what each one names.
+MATCHED = {"format": "record format", "format_version": "record version", "weights_sha256": "weights",
+           "export_format_version": "export format", "fp16": "fp16", "tensorrt": "TensorRT version",
+           "compute_capability": "GPU compute capability"}
 
 
-def require_tensorrt():
-    """The ``tensorrt`` module, or BackendError with one line when it or a GPU is missing."""
-    from internet_cli.devices import TENSORRT_MISSING, cuda_usable
+def require_tensorrt(device: str = "auto"):
+    """The ``tensorrt`` module, or BackendError with one line when it or a usable GPU is missing."""
+    from internet_cli.devices import tensorrt_device
 
-    try:
-        import tensorrt as trt
-    except ImportError:
-        raise BackendError(TENSORRT_MISSING) from None
-    if not cuda_usable():
-        raise BackendError("TensorRT is installed but no usable NVIDIA GPU is present: engines must be built on the "
-                           "GPU they will run on")
+    tensorrt_device(device)
+    import tensorrt as trt
+
     return trt
 
 
-def build_engine(onnx_path: Path, plan_path: Path, *, fp16: bool = False,
-                 batch_profile: tuple[int, int, int] = BATCH_PROFILE) -> Path:
-    """Parse ``onnx_path`` and serialise an engine to ``plan_path``.
+def check_batch_size(batch_size: int, most: int = BATCH_PROFILE[2]) -> None:
+    """``--batch-size`` above the engines' batch profile (``most`` frames per call): BackendError
+    with one line, before any frame is read."""
+    if batch_size > most:
+        raise BackendError(f"--batch-size {batch_size} is above the TensorRT engines' batch profile (at most "
+                           f"{most} frames per call): use --batch-size {most} or less, or --backend onnx")
 
-    Every input whose first dimension is dynamic (``driving``) gets the batch ``batch_profile``;
-    the other inputs (source state, reference) are static and need no profile.
-    """
-    trt = require_tensorrt()
+
+def _strongly_typed_network(trt, builder):
+    flag = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
+    if flag is None:
+        raise BackendError(f"TensorRT {trt.__version__} cannot build strongly typed networks: install TensorRT 10 "
+                           "or newer (pip install 'internet-cli[tensorrt]')")
+    return builder.create_network(1 << int(flag))
+
+
+def _batch_profile(builder, network, onnx_path: Path, batch_profile: tuple[int, int, int]):
+    """The optimisation profile of the inputs whose first dimension is dynamic (``driving``, pose
+    mode's driving anchors); None when every input is static (the source encoder)."""
+    profile, dynamic = builder.create_optimization_profile(), False
+    for i in range(network.num_inputs):
+        tensor = network.get_input(i)
+        shape = tuple(tensor.shape)
+        if any(d == -1 for d in shape[1:]):
+            raise WeightsError(f"{onnx_path} has a dynamic dimension other than the batch in {tensor.name}: re-export")
+        if shape and shape[0] == -1:
+            lo, opt, hi = batch_profile
+            profile.set_shape(tensor.name, (lo, *shape[1:]), (opt, *shape[1:]), (hi, *shape[1:]))
+            dynamic = True
+    return profile if dynamic else None
+
+
+def build_engine(onnx_path: Path, plan_path: Path, *, device=None,
+                 batch_profile: tuple[int, int, int] = BATCH_PROFILE) -> Path:
+    """Parse ``onnx_path`` into a strongly typed network and serialise its engine to ``plan_path``
+    (built on the CUDA ``device``, a torch device; None: the current one)."""
+    if device is not None:
+        import torch
+
+        with torch.cuda.device(device):
+            return build_engine(onnx_path, plan_path, batch_profile=batch_profile)
+    import tensorrt as trt
+
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    flags = 0
-    if hasattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH"):  # removed (always on) in TensorRT 10
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
-    network = builder.create_network(flags)
+    network = _strongly_typed_network(trt, builder)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise WeightsError(f"TensorRT cannot parse {onnx_path}: {errors or 'unknown error'}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-    if fp16:
-        config.set_flag(trt.BuilderFlag.FP16)
-    profile = builder.create_optimization_profile()
-    for i in range(network.num_inputs):
-        tensor = network.get_input(i)
-        shape = tuple(tensor.shape)
-        if any(d == -1 for d in shape[1:]):
-            raise WeightsError(f"{onnx_path} has a dynamic dimension other than the batch in {tensor.name}: re-export")
-        if shape and shape[0] == -1:  # only dynamic inputs take a profile
-            rest = shape[1:]
-            lo, opt, hi = batch_profile
-            profile.set_shape(tensor.name, (lo, *rest), (opt, *rest), (hi, *rest))
-    config.add_optimization_profile(profile)
+    profile = _batch_profile(builder, network, onnx_path, batch_profile)
+    if profile is not None:
+        config.add_optimization_profile(profile)
     engine = builder.build_serialized_network(network, config)
     if engine is None:
         raise BackendError(f"TensorRT failed to build an engine from {onnx_path} (see its log above)")
-    plan_path.write_bytes(memoryview(engine))
+    partial = plan_path.with_name(plan_path.name + ".partial")
+    partial.write_bytes(memoryview(engine))
+    os.replace(partial, plan_path)  # never a half-written engine under the real name
     return plan_path
 
 
-def build_engines(folder: Path, *, fp16: bool = False, log: Callable[[str], None] = print) -> list[Path]:
-    """Engines for every graph of an exported folder: ``GRAPH.plan`` beside ``GRAPH.onnx``."""
+def plan_record(info, tensorrt_version: str, gpu: str, capability: tuple[int, int],
+                batch_profile: tuple[int, int, int] = BATCH_PROFILE) -> dict:
+    """What ``GRAPH.plan.json`` says of an engine built from the export ``info`` (``ExportInfo``)."""
+    from internet_cli.export.onnx import FORMAT_VERSION
+
+    return {"format": PLAN_FORMAT, "format_version": PLAN_FORMAT_VERSION, "weights_sha256": info.weights_sha256,
+            "export_format_version": FORMAT_VERSION, "fp16": info.fp16, "tensorrt": tensorrt_version,
+            "gpu": gpu, "compute_capability": f"{capability[0]}.{capability[1]}",
+            "batch_profile": list(batch_profile)}
+
+
+def record_path(folder: Path, graph: str) -> Path:
+    return Path(folder) / f"{graph}.plan.json"
+
+
+def read_record(folder: Path, graph: str) -> dict | None:
+    """The record of ``GRAPH.plan``; None when the engine or its record is missing or unreadable."""
+    path = record_path(folder, graph)
+    if not (Path(folder) / f"{graph}.plan").is_file() or not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def record_mismatch(record: dict, expected: dict) -> str | None:
+    """The first thing that makes an engine with ``record`` unusable where ``expected`` was made
+    (:func:`plan_record` here), as a short phrase; None when it can be used."""
+    for key, what in MATCHED.items():
+        if record.get(key) != expected.get(key):
+            return f"{what} {record.get(key)!r} (here: {expected.get(key)!r})"
+    return None
+
+
+def current_record(info, device) -> dict:
+    """:func:`plan_record` of this TensorRT and the GPU ``device`` (a torch CUDA device)."""
+    import tensorrt as trt
+    import torch
+
+    return plan_record(info, trt.__version__, torch.cuda.get_device_name(device),
+                       torch.cuda.get_device_capability(device))
+
+
+def ensure_engines(folder: Path, device, *, rebuild_stale: bool = False,
+                   log: Callable[[str], None] = print) -> dict[str, dict]:
+    """Records of usable engines for every graph of ``folder``, building those that are missing.
+
+    An engine whose record does not match (other weights, another TensorRT or GPU) is rebuilt when
+    ``rebuild_stale`` (the export cache), else refused with one line naming what differs.
+    """
     from internet_cli.export.onnx import graphs_for
     from internet_cli.runtime.onnx_backend import read_export
 
-    require_tensorrt()
-    out = []
-    for graph in graphs_for(read_export(Path(folder)).config):
-        log(f"building TensorRT engine for {graph}.onnx{' (fp16)' if fp16 else ''}")
-        out.append(build_engine(Path(folder) / f"{graph}.onnx", Path(folder) / f"{graph}.plan", fp16=fp16))
-    return out
+    folder = Path(folder)
+    info = read_export(folder)
+    expected = current_record(info, device)
+    records = {}
+    for graph in graphs_for(info.config):
+        record = read_record(folder, graph)
+        problem = None if record is None else record_mismatch(record, expected)
+        if problem and not rebuild_stale:
+            raise WeightsError(f"{folder / (graph + '.plan')} does not fit this folder and machine: {problem}; "
+                               f"delete {folder}/*.plan (they are rebuilt) or re-run `internet export --tensorrt`")
+        if record is None or problem:
+            log(f"building the TensorRT engine of {graph}.onnx{' (fp16 Stage II)' if info.fp16 else ''} "
+                "once; this takes minutes")
+            record_path(folder, graph).unlink(missing_ok=True)
+            build_engine(folder / f"{graph}.onnx", folder / f"{graph}.plan", device=device)
+            record = expected
+            record_path(folder, graph).write_text(json.dumps(record, indent=2) + "\n")
+        records[graph] = record
+    return records
+
+
+def build_engines(folder: Path, *, device: str = "auto", log: Callable[[str], None] = print) -> list[Path]:
+    """Engines for every graph of an exported folder, ``GRAPH.plan`` and ``GRAPH.plan.json`` beside
+    ``GRAPH.onnx`` (all rebuilt)."""
+    from internet_cli.devices import tensorrt_device
+
+    torch_device = tensorrt_device(device)
+    folder = Path(folder)
+    for plan in folder.glob("*.plan"):
+        plan.unlink()
+    records = ensure_engines(folder, torch_device, log=log)
+    return [folder / f"{graph}.plan" for graph in records]

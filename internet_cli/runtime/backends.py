@@ -5,7 +5,8 @@
 - ``torch``: PyTorch (weights files only).
 - ``onnx``: onnxruntime, CUDA when it really runs here, else CPU. A weights file is exported once
   into the cache (``$INTERNET_CACHE_DIR`` or ``~/.cache/internet``, ``onnx/<sha256>/``).
-- ``tensorrt``: onnxruntime's TensorRT provider (needs TensorRT and an NVIDIA GPU).
+- ``tensorrt``: the TensorRT engines of the exported folder (``GRAPH.plan``, built once when
+  missing; needs TensorRT and an NVIDIA GPU).
 - ``auto``: TensorRT if usable, else onnxruntime on CUDA if usable, else PyTorch on CUDA if usable,
   else onnxruntime on CPU. ``--device cpu`` skips the GPU choices.
 """
@@ -81,14 +82,14 @@ def check_choice(backend: str, device: str) -> None:
     """Reject an unknown ``--backend`` or ``--device`` before any work (one line)."""
     if backend.lower() not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
-    d = device.lower()
-    if d not in ("auto", "cpu") and not d.startswith("cuda"):
-        raise BackendError(f"unknown device {device!r} (use auto, cpu or cuda)")
+    from internet_cli.devices import check_device_name
+
+    check_device_name(device.lower())
 
 
 def choose_backend(backend: str, device: str, source: ModelSource) -> str:
     """The concrete backend for ``auto`` (others are returned as they are, after a check)."""
-    from internet_cli.devices import cuda_usable, ort_provider_usable, tensorrt_runtime_usable
+    from internet_cli.devices import CUDA_PROVIDER, cuda_index, cuda_usable, ort_provider_usable, tensorrt_usable
 
     check_choice(backend, device)
     backend = backend.lower()
@@ -98,11 +99,12 @@ def choose_backend(backend: str, device: str, source: ModelSource) -> str:
         return backend
     if device.lower() == "cpu":
         return "onnx"
-    if tensorrt_runtime_usable():
+    index = cuda_index(device)
+    if tensorrt_usable(index):
         return "tensorrt"
-    if ort_provider_usable("CUDAExecutionProvider"):
+    if ort_provider_usable(CUDA_PROVIDER, index):
         return "onnx"
-    if cuda_usable() and not source.is_export:
+    if cuda_usable(index) and not source.is_export:
         return "torch"  # a GPU that torch can use but onnxruntime cannot: still better than the CPU
     return "onnx"
 
@@ -124,8 +126,9 @@ def exported_folder(source: ModelSource, log: Callable[[str], None] = print) -> 
 
 
 def open_animator(source: ModelSource | Path | None, backend: str = "auto", device: str = "auto",
-                  log: Callable[[str], None] = print):
-    """An animator (``encode_source``/``reference``/``animate``) on the chosen backend."""
+                  log: Callable[[str], None] = print, batch_size: int = 1):
+    """An animator (``encode_source``/``reference``/``animate``) on the chosen backend.
+    ``batch_size``: the most driving frames per call (TensorRT's engines have a limit)."""
     if not isinstance(source, ModelSource):
         source = resolve_model(source)
     chosen = choose_backend(backend, device, source)
@@ -135,13 +138,17 @@ def open_animator(source: ModelSource | Path | None, backend: str = "auto", devi
 
         return TorchAnimator(source.weights, select_device(device))
     if chosen == "tensorrt":
-        from internet_cli.devices import TENSORRT_MISSING, tensorrt_runtime_usable
+        from internet_cli.devices import tensorrt_device
+        from internet_cli.export.tensorrt import check_batch_size
+        from internet_cli.runtime.tensorrt_backend import TensorRTAnimator
 
-        if not tensorrt_runtime_usable():  # before any export: fail fast with one line
-            raise BackendError(TENSORRT_MISSING)
+        tensorrt_device(device)  # before any export: fail fast with one line
+        check_batch_size(batch_size)
+        return TensorRTAnimator(exported_folder(source, log), device, batch_size=batch_size,
+                                rebuild_stale=not source.is_export, log=log)
     from internet_cli.runtime.onnx_backend import OnnxAnimator
 
-    return OnnxAnimator(exported_folder(source, log), device=device, backend=chosen)
+    return OnnxAnimator(exported_folder(source, log), device=device)
 
 
 def describe(animator) -> str:

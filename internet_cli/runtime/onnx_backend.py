@@ -2,8 +2,10 @@
 interface as :class:`~internet_cli.runtime.animator.TorchAnimator`.
 
 ``encode_source`` runs ``source_encoder.onnx`` once; ``reference`` runs ``detector.onnx`` on the
-first driving frame; ``animate`` runs ``frame.onnx`` on a batch of driving frames. The state and
-the reference are numpy arrays fed to ``frame.onnx`` as they are.
+first driving frame; ``animate`` runs ``frame.onnx`` on a batch of driving frames. The source state
+(the source image and its features: about 60 MB for paper-512) stays where the session computed
+it, as onnxruntime ``OrtValue``s bound to every frame through an ``IOBinding``; per frame only the
+driving frames and the small reference go in, and the frames come out.
 """
 
 from __future__ import annotations
@@ -25,13 +27,12 @@ _REEXPORT = "re-export it with `internet export --onnx -w WEIGHTS -o DIR`"
 
 @dataclass
 class OnnxState:
-    """The per-source state as numpy arrays, named as ``frame.onnx``'s inputs."""
+    """The per-source state, named as ``frame.onnx``'s inputs: ``OrtValue``s on the session's device
+    (made once by ``source_encoder.onnx``, bound to every frame as they are), and a host copy of the
+    source's ``anchors`` ``(1, n, 2)`` for ``--adapt-scale``."""
 
-    inputs: dict[str, np.ndarray]
-
-    @property
-    def anchors(self) -> np.ndarray:
-        return self.inputs["anchors"]
+    values: dict  # name -> onnxruntime.OrtValue
+    anchors: np.ndarray
 
 
 @dataclass
@@ -91,70 +92,24 @@ def read_export(folder: Path) -> ExportInfo:
                       frame.get("weights_sha256", ""))
 
 
-# TensorRT optimisation profile of the dynamic ``driving`` batch: (min, opt, max).
-TENSORRT_BATCH_PROFILE = (1, 4, 16)
-
-
-def _batch_inputs(config: ModelConfig) -> dict[str, str]:
-    """The inputs fed a driving batch, and their other dimensions (``AxBxC``)."""
-    if config.motion.anchors == "pose":
-        n = config.motion.num_anchors
-        return {POSE_INPUTS[0]: f"{n}x2", POSE_INPUTS[1]: f"{n}x2x2"}
-    return {"driving": f"3x{config.image_size}x{config.image_size}"}
-
-
-def _with_batch_profile(providers: list, graph: str, config: ModelConfig) -> list:
-    """The TensorRT provider's options plus a batch profile for the graphs fed a driving batch,
-    so that one engine serves every batch size (otherwise it rebuilds one per new shape)."""
-    if graph == "source_encoder":
-        return providers
-    out = []
-    for p in providers:
-        if isinstance(p, tuple) and p[0] == "TensorrtExecutionProvider":
-            inputs = _batch_inputs(config)
-
-            def shapes(b: int) -> str:
-                return ",".join(f"{name}:{b}x{dims}" for name, dims in inputs.items())
-
-            lo, opt, hi = TENSORRT_BATCH_PROFILE
-            p = (p[0], {**p[1], "trt_profile_min_shapes": shapes(lo), "trt_profile_opt_shapes": shapes(opt),
-                        "trt_profile_max_shapes": shapes(hi)})
-        out.append(p)
-    return out
-
-
 class OnnxAnimator:
-    """``encode_source`` / ``reference`` / ``animate`` on onnxruntime sessions.
+    """``encode_source`` / ``reference`` / ``animate`` on onnxruntime sessions (the CUDA provider on
+    the GPU that ``device`` names, or the CPU provider: :func:`internet_cli.devices.ort_providers`)."""
 
-    ``backend`` is ``onnx`` (CUDA or CPU provider, per ``device``) or ``tensorrt`` (onnxruntime's
-    TensorRT provider; engines are cached in ``FOLDER/tensorrt/``).
-    """
+    backend = "onnx"
 
-    def __init__(self, folder: Path, device: str = "auto", backend: str = "onnx"):
-        import onnxruntime as ort
-
-        from internet_cli.devices import ort_providers, ort_session_options
+    def __init__(self, folder: Path, device: str = "auto"):
+        from internet_cli.devices import ort_device, ort_providers
 
         info = read_export(folder)
         self.folder = Path(folder)
         self.info = info
         self.config = info.config
         self.size = info.config.image_size
-        self.backend = backend
-        cache = str(self.folder / "tensorrt") if backend == "tensorrt" else None
-        if cache:
-            Path(cache).mkdir(exist_ok=True)
-        providers = ort_providers(backend, device, cache_dir=cache, fp16=info.fp16)
-        self.sessions = {}
-        for graph in graphs_for(self.config):
-            path = self.folder / f"{graph}.onnx"
-            try:
-                self.sessions[graph] = ort.InferenceSession(str(path), sess_options=ort_session_options(),
-                                                            providers=_with_batch_profile(providers, graph, self.config))
-            except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph types
-                raise WeightsError(f"{path} cannot be loaded by onnxruntime (corrupt or truncated); "
-                                   f"{_REEXPORT}") from exc
+        providers = ort_providers(device)
+        self.sessions = {g: _session(self.folder / f"{g}.onnx", providers) for g in graphs_for(self.config)}
         self.providers = self.sessions["frame"].get_providers()
+        self.ort_device = ort_device(providers, self.providers)  # where the state lives
         self._frame_inputs = frame_input_names(self.config)
         missing = set(self._frame_inputs) - {i.name for i in self.sessions["frame"].get_inputs()}
         if missing:
@@ -169,34 +124,69 @@ class OnnxAnimator:
         return self.config.motion.anchors == "pose"
 
     def encode_source(self, source: np.ndarray, anchors: tuple[np.ndarray, np.ndarray] | None = None) -> OnnxState:
-        """``source`` ``(S, S, 3)`` uint8 -> the per-source state; pose mode takes the source's
-        ``anchors`` ``((1, n, 2), (1, n, 2, 2))`` float32."""
+        """``source`` ``(S, S, 3)`` uint8 -> the per-source state, left on the session's device; pose
+        mode takes the source's ``anchors`` ``((1, n, 2), (1, n, 2, 2))`` float32."""
         sess = self.sessions["source_encoder"]
         feeds = {"source": _to_float(source[None])}
         if self.pose_mode:
-            feeds.update(zip(SOURCE_POSE_INPUTS, (np.asarray(a, np.float32) for a in anchors)))
-        outputs = sess.run(None, feeds)
-        return OnnxState({o.name: v for o, v in zip(sess.get_outputs(), outputs)})
+            feeds.update(zip(SOURCE_POSE_INPUTS, (np.ascontiguousarray(a, np.float32) for a in anchors)))
+        binding = sess.io_binding()
+        for name, array in feeds.items():
+            binding.bind_cpu_input(name, array)
+        names = [o.name for o in sess.get_outputs()]
+        for name in names:
+            binding.bind_output(name, *self.ort_device)
+        sess.run_with_iobinding(binding)
+        values = dict(zip(names, binding.get_outputs()))
+        return OnnxState(values, values["anchors"].numpy())
+
+    def _frames(self, state: OnnxState, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """``frame.onnx`` on the bound state plus the host arrays ``feeds`` -> frames ``(B, S, S, 3)`` uint8."""
+        sess = self.sessions["frame"]
+        binding = sess.io_binding()
+        for name in self._frame_inputs:
+            if name in state.values:
+                binding.bind_ortvalue_input(name, state.values[name])
+            else:
+                binding.bind_cpu_input(name, feeds[name])
+        binding.bind_output("frames", *self.ort_device)
+        sess.run_with_iobinding(binding)
+        return _to_uint8(binding.copy_outputs_to_cpu()[0])
 
     def animate_pose(self, state: OnnxState, kp: np.ndarray, jac: np.ndarray) -> np.ndarray:
         """Pose mode: driving anchors ``(B, n, 2)`` and affines ``(B, n, 2, 2)`` -> frames ``(B, S, S, 3)`` uint8."""
-        feeds = {**state.inputs, POSE_INPUTS[0]: np.ascontiguousarray(kp, np.float32),
-                 POSE_INPUTS[1]: np.ascontiguousarray(jac, np.float32)}
-        return _to_uint8(self.sessions["frame"].run(None, {n: feeds[n] for n in self._frame_inputs})[0])
+        return self._frames(state, {POSE_INPUTS[0]: np.ascontiguousarray(kp, np.float32),
+                                    POSE_INPUTS[1]: np.ascontiguousarray(jac, np.float32)})
 
     def reference(self, state: OnnxState, first_frame: np.ndarray, relative: bool, adapt_scale: bool) -> dict:
         """Relative-motion reference from the first driving frame ``(S, S, 3)`` uint8."""
         kp_d, jac_d = self.sessions["detector"].run(None, {"driving": _to_float(first_frame[None])})
-        scale = anchor_scale(state.anchors[0], kp_d[0]) if adapt_scale else 1.0
-        return {
-            "ref_anchors": kp_d,
-            "ref_affines": jac_d,
-            "relative": np.array([1.0 if relative else 0.0], np.float32),
-            "scale": np.array([scale], np.float32),
-        }
+        return make_reference(state.anchors, kp_d, jac_d, relative, adapt_scale)
 
     def animate(self, state: OnnxState, frames: np.ndarray, ref: dict) -> np.ndarray:
         """Driving frames ``(B, S, S, 3)`` uint8 -> output frames ``(B, S, S, 3)`` uint8."""
-        feeds = {**state.inputs, **ref, "driving": _to_float(frames)}
-        out = self.sessions["frame"].run(None, {n: feeds[n] for n in self._frame_inputs})[0]
-        return _to_uint8(out)
+        return self._frames(state, {**ref, "driving": _to_float(frames)})
+
+
+def make_reference(source_anchors: np.ndarray, kp_d: np.ndarray, jac_d: np.ndarray, relative: bool,
+                   adapt_scale: bool) -> dict[str, np.ndarray]:
+    """The reference inputs of ``frame.onnx`` (host arrays) from the first driving frame's anchors."""
+    scale = anchor_scale(source_anchors[0], kp_d[0]) if adapt_scale else 1.0
+    return {
+        "ref_anchors": np.ascontiguousarray(kp_d, np.float32),
+        "ref_affines": np.ascontiguousarray(jac_d, np.float32),
+        "relative": np.array([1.0 if relative else 0.0], np.float32),
+        "scale": np.array([scale], np.float32),
+    }
+
+
+def _session(path: Path, providers: list):
+    """An onnxruntime session for one graph of the folder; WeightsError when it cannot be loaded."""
+    import onnxruntime as ort
+
+    from internet_cli.devices import ort_session_options
+
+    try:
+        return ort.InferenceSession(str(path), sess_options=ort_session_options(), providers=providers)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph types
+        raise WeightsError(f"{path} cannot be loaded by onnxruntime (corrupt or truncated); {_REEXPORT}") from exc

@@ -11,7 +11,6 @@ import av
 import numpy as np
 import pytest
 
-from internet_cli.config import preset
 import torch
 
 from internet_cli.checkpoint import load_weights
@@ -146,20 +145,3 @@ def test_corrupt_or_missing_onnx_is_one_clear_line(tmp_path, tiny512_onnx, media
         errors = [ln for ln in r.stderr.splitlines() if ln.startswith("internet:")]
         assert len(errors) == 1 and "frame.onnx" in errors[0], r.stderr
         assert not out.exists()
-
-
-def test_tensorrt_provider_gets_a_batch_profile_for_driving_graphs():
-    from internet_cli.runtime.onnx_backend import _with_batch_profile
-
-    providers = [("TensorrtExecutionProvider", {"trt_fp16_enable": True}), "CUDAExecutionProvider",
-                 "CPUExecutionProvider"]
-    config = preset("tiny-512")
-    assert _with_batch_profile(providers, "source_encoder", config) == providers
-    frame = _with_batch_profile(providers, "frame", config)
-    assert frame[1:] == providers[1:]
-    assert frame[0][1] == {"trt_fp16_enable": True, "trt_profile_min_shapes": "driving:1x3x512x512",
-                           "trt_profile_opt_shapes": "driving:4x3x512x512",
-                           "trt_profile_max_shapes": "driving:16x3x512x512"}
-    assert providers[0][1] == {"trt_fp16_enable": True}  # not modified in place
-    pose = _with_batch_profile(providers, "frame", preset("tiny-512", anchors="pose"))
-    assert pose[0][1]["trt_profile_opt_shapes"] == "driving_anchors:4x10x2,driving_affines:4x10x2x2"
