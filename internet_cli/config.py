@@ -187,7 +187,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     log_every: int = 10
     sample_every: int = 500
-    mixed_precision: bool = True  # on CUDA only
+    precision: str | None = None  # autocast: fp32, fp16 or bf16; None = fp16 on CUDA, fp32 on the CPU
     seed: int = 0
     max_steps: int | None = None  # stop early (smoke runs, tests)
     # Training resolution; None = the model's image_size. Lower values train the same network
@@ -197,6 +197,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.image_size is not None and (self.image_size < 32 or self.image_size % 16):
             raise ValueError(f"training image size must be >= 32 and a multiple of 16, got {self.image_size}")
+        if self.precision not in (None, "fp32", "fp16", "bf16"):
+            raise ValueError(f"precision must be fp32, fp16 or bf16, got {self.precision!r}")
 
 
 def dataclass_from_dict(cls, data: dict):

@@ -137,6 +137,11 @@ def autocast_dtype(precision: str | None, device: torch.device) -> torch.dtype |
     return torch.bfloat16
 
 
+def precision_name(dtype: torch.dtype | None) -> str:
+    """``fp32``, ``fp16`` or ``bf16`` for what :func:`autocast_dtype` returned."""
+    return {None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
+
+
 def _tiny_onnx_model() -> bytes:
     """A one-node ONNX graph, used only to probe which providers really run."""
     from onnx import TensorProto, helper

@@ -44,6 +44,9 @@ def train(
     mirror: Annotated[list[str] | None, typer.Option(
         "--mirror", help="Mirror pair TEACHER:STUDENT (repeatable): anchor STUDENT learns to be the left-right "
         "mirror image of anchor TEACHER; weight it with --loss mirror=W (docs/training.md).")] = None,
+    precision: Annotated[str | None, typer.Option(
+        "--precision", help="Mixed precision: fp32, fp16 or bf16 autocast (default: fp16 on CUDA, fp32 on the CPU; "
+        "bf16 needs an Ampere or newer GPU, or the CPU). Stage I's geometry, heatmaps and softmax stay fp32.")] = None,
     device: DeviceOption = "auto",
 ) -> None:
     """Train INTERnet. Multi-GPU: `torchrun --nproc_per_node 8 -m internet_cli train ...`."""
@@ -70,10 +73,14 @@ def train(
     RunSpec(data=data, run=run, model=model_cfg, init_weights=weights, vgg_weights=vgg_weights).check_paths()
     if list_checkpoints(run) and not resume:
         raise typer.BadParameter(f"{run} already holds checkpoints: pass --resume to continue it, or another --run-dir")
+    from internet_cli.devices import PRECISIONS
+
+    if precision not in (None, *PRECISIONS):
+        raise typer.BadParameter(f"--precision must be {', '.join(PRECISIONS)}, got {precision!r}")
     try:
         cfg = TrainConfig(epochs=epochs, image_size=size, batch_size=batch_size, repeats=repeats, lr=lr, max_steps=max_steps,
                           checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, log_every=log_every,
-                          sample_every=sample_every, workers=workers, seed=seed)
+                          sample_every=sample_every, workers=workers, seed=seed, precision=precision)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--size") from None
     configure_torch_threads()
@@ -88,8 +95,10 @@ def train(
     if resume and trainer.resume() and trainer.dist.is_main:
         console.print(f"resumed {run} at step {trainer.step} (epoch {trainer.epoch})")
     if trainer.dist.is_main:
+        from internet_cli.devices import precision_name
+
         console.print(f"training {model_cfg.name} on {data} with temporal={temporal}: {trainer.total_steps} steps, "
-                      f"{trainer.dist.world_size} process(es) on {trainer.device}")
+                      f"{trainer.dist.world_size} process(es) on {trainer.device}, precision {precision_name(trainer.amp_dtype)}")
     try:
         out = trainer.fit()
     finally:

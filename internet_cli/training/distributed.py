@@ -96,3 +96,20 @@ def parameter_checksums(model: torch.nn.Module, d: Dist) -> list[float]:
     gathered = [torch.zeros(1, dtype=torch.float64, device=dev) for _ in range(d.world_size)]
     dist.all_gather(gathered, total.to(dev))
     return [float(g) for g in gathered]
+
+
+def unused_parameters(module: torch.nn.Module, losses: list[torch.Tensor]) -> list[str]:
+    """Names of ``module``'s trainable parameters that no loss in ``losses`` reaches through its
+    autograd graph: what DDP's ``find_unused_parameters`` would search for at every step, found once."""
+    reached, seen = set(), set()
+    stack = [t.grad_fn for t in losses if t.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        leaf = getattr(node, "variable", None)  # an AccumulateGrad node: the parameter it fills
+        if leaf is not None:
+            reached.add(id(leaf))
+        stack.extend(child for child, _ in node.next_functions if child is not None)
+    return [name for name, p in module.named_parameters() if p.requires_grad and id(p) not in reached]

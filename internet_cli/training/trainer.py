@@ -7,6 +7,7 @@ then the discriminator step. Only rank 0 logs and writes files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -93,12 +94,13 @@ def _step_seed(seed: int, step: int, rank: int) -> int:
 
 class Trainer:
     def __init__(self, spec: RunSpec, on_log: Callable[[int, int, dict], None] | None = None):
-        from internet_cli.devices import select_device
+        from internet_cli.devices import autocast_dtype, select_device
 
         self.spec = spec
         self.cfg = spec.train
         self.dist = distributed.setup(select_device(spec.device))
         self.device = self.dist.device
+        self.amp_dtype = autocast_dtype(self.cfg.precision, self.device)  # None: float32
         self.on_log = on_log
         torch.manual_seed(self.cfg.seed)  # identical initialisation on every rank
         self.steps_before = 0  # training steps already in the --weights this run starts from
@@ -116,20 +118,16 @@ class Trainer:
         self.d_objective = (
             DiscriminatorObjective(self.discriminator, spec.loss) if self.discriminator is not None else None
         )
-        if self.dist.enabled:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.g_step_module = DDP(self.g_objective, device_ids=ids)
-            self.d_step_module = DDP(self.d_objective, device_ids=ids) if self.d_objective is not None else None
-        else:
-            self.g_step_module, self.d_step_module = self.g_objective, self.d_objective
+        # Under torchrun both objectives are wrapped in DDP at the first step (_wrap_ddp).
+        self.g_step_module, self.d_step_module = self.g_objective, self.d_objective
+        self.ddp_ready = not self.dist.enabled
         betas = (0.5, 0.999)
         self.opt_g = torch.optim.RAdam(self.model.parameters(), lr=self.cfg.lr, betas=betas)
         self.opt_d = (
             torch.optim.RAdam(self.discriminator.parameters(), lr=self.cfg.lr, betas=betas)
             if self.discriminator is not None else None
         )
-        self.amp = self.cfg.mixed_precision and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)  # bf16 needs none
         from internet_cli.clips.layout import scan_split
 
         if self.model.pose_mode:
@@ -267,16 +265,57 @@ class Trainer:
                           num_workers=self.cfg.workers, pin_memory=self.device.type == "cuda",
                           persistent_workers=False, worker_init_fn=_ignore_sigterm)
 
+    def _autocast(self):
+        """Mixed precision per ``--precision`` (Stage I's geometry stays float32 inside it)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _buffers(self) -> list[torch.Tensor]:
+        return [b for m in (self.model, self.discriminator) if m is not None for b in m.buffers()]
+
+    def _wrap_ddp(self, batch: dict[str, torch.Tensor]) -> None:
+        """Wrap both objectives in DDP. With ``find_unused_parameters=False`` DDP fails at the second
+        step when the loss weights leave generator parameters without a gradient (perceptual,
+        adversarial, feature matching and temporal all 0: nothing reaches the decoder), so one
+        forward's autograd graph is searched for them first; when there are any, on any rank, DDP
+        is told, and rank 0 says so. The probe's BatchNorm statistics are put back."""
+        saved = [b.detach().clone() for b in self._buffers()]
+        with self._autocast():
+            losses, _ = self.g_objective(batch)
+        unused = distributed.unused_parameters(self.g_objective, list(losses.values()))
+        del losses
+        with torch.no_grad():
+            for b, old in zip(self._buffers(), saved):
+                b.copy_(old)
+        find_unused = not distributed.all_true(not unused, self.dist)
+        if find_unused and self.dist.is_main:
+            parts = sorted({name.split(".")[1] for name in unused})  # model.<part>.…
+            print(f"DDP: {len(unused)} generator parameters ({', '.join(parts)}) get no gradient with these loss "
+                  "weights; running with find_unused_parameters=True")
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        if self.discriminator is not None:
+            self.discriminator.requires_grad_(True)  # DDP syncs only the parameters that need a gradient
+        self.g_step_module = DDP(self.g_objective, device_ids=ids, find_unused_parameters=find_unused)
+        self.d_step_module = DDP(self.d_objective, device_ids=ids) if self.d_objective is not None else None
+        self.ddp_ready = True
+
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        torch.manual_seed(_step_seed(self.cfg.seed, self.step, self.dist.rank))
         batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
         self.model.train()
+        if not self.ddp_ready:
+            self._wrap_ddp(batch)
         if self.discriminator is not None:
             self.discriminator.requires_grad_(False)
+        torch.manual_seed(_step_seed(self.cfg.seed, self.step, self.dist.rank))
         # BatchNorm running stats change in the forward pass: kept to be put back if the step is skipped.
-        buffers = [b.detach().clone() for m in (self.model, self.discriminator) if m is not None for b in m.buffers()]
-        with torch.autocast(self.device.type, enabled=self.amp):
+        buffers = [b.detach().clone() for b in self._buffers()]
+        with self._autocast():
             losses, out = self.g_step_module(batch)
+        if not losses:
+            from internet_cli.errors import InputError
+
+            raise InputError("every loss weight is 0 for this model: nothing to train (see --loss NAME=VALUE)")
         total = sum(losses.values())
         logs = {k: float(v.detach()) for k, v in losses.items()}
         logs["total"] = float(total.detach())
@@ -284,8 +323,7 @@ class Trainer:
             self.skipped_steps += 1
             self.opt_g.zero_grad(set_to_none=True)
             with torch.no_grad():
-                live = [b for m in (self.model, self.discriminator) if m is not None for b in m.buffers()]
-                for b, saved in zip(live, buffers):
+                for b, saved in zip(self._buffers(), buffers):
                     b.copy_(saved)
             logs["skipped"] = 1.0
             return logs
@@ -296,7 +334,7 @@ class Trainer:
         self.scaler.step(self.opt_g)
         if self.d_step_module is not None:
             self.discriminator.requires_grad_(True)
-            with torch.autocast(self.device.type, enabled=self.amp):
+            with self._autocast():
                 d_loss = self.d_step_module(batch["driving"], out["prediction"].detach())
             logs["discriminator"] = float(d_loss.detach())
             if distributed.all_true(math.isfinite(logs["discriminator"]), self.dist):
