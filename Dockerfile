@@ -1,4 +1,4 @@
-# internet on an NVIDIA GPU: PyTorch (CUDA) + onnxruntime-gpu (CUDA and TensorRT providers).
+# internet on an NVIDIA GPU: PyTorch (CUDA) + onnxruntime-gpu (CUDA provider) + TensorRT (optional).
 # NOT BUILT YET: docker cannot run where this project is developed. See README "Docker".
 #
 #   docker build -t internet .                                  # add --build-arg TENSORRT=1 for TensorRT
@@ -6,7 +6,8 @@
 #       animate /work/source.jpg /work/driving.mp4 -o /work/out.mp4
 #       (the bundled weights/internet-512.safetensors; -w /work/yours.safetensors for your own)
 #
-# onnxruntime-gpu 1.31 needs CUDA 12 and cuDNN 9, which this base image provides.
+# onnxruntime-gpu 1.31.1's CUDA provider links libcudart.so.13 (CUDA 13) and cuDNN 9, read from its
+# installed library; this CUDA 12.6 base image may need its CUDA 13 libraries (untested, docs/export.md).
 FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
 
 ARG TENSORRT=0
