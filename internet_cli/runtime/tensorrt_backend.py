@@ -95,9 +95,9 @@ class TensorRTAnimator:
         from internet_cli.devices import tensorrt_device
         from internet_cli.export.tensorrt import check_batch_size, ensure_engines
 
+        self.device = tensorrt_device(device)  # one line when TensorRT or the GPU is missing
         import tensorrt as trt
 
-        self.device = tensorrt_device(device)
         self.folder = Path(folder)
         self.info = read_export(self.folder)
         self.config = self.info.config
