@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 ANCHOR_SOURCES = ("learned", "pose")
 POSE_PARTS = 10  # internet_cli/pose/skeleton.py PARTS
-POSE_PART_PRIOR = 4.0  # motion.part_prior of new pose-mode models (internet_cli/motion/part_shapes.py)
+POSE_PART_PRIOR = 8.0  # motion.part_prior of new pose-mode models (internet_cli/motion/part_shapes.py)
 
 
 @dataclass(frozen=True)

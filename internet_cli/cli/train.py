@@ -21,7 +21,7 @@ def train(
         "other kind, all but the detector is loaded.")] = None,
     part_prior: Annotated[float | None, typer.Option(
         "--part-prior", min=0.0, help="Pose mode: weight of the body parts' shapes in the composition weights "
-        "(docs/model.md; 0 = the paper's Gaussian heatmaps). Default: the preset's (4 in pose mode), or the "
+        "(docs/model.md; 0 = the paper's Gaussian heatmaps). Default: the preset's (8 in pose mode), or the "
         "--weights' own.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --run from its latest checkpoint.")] = False,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 100,

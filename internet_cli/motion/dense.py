@@ -11,6 +11,11 @@ from internet_cli.motion.geometry import gaussian_heatmaps, inverse_2x2, make_co
 from internet_cli.motion.part_shapes import part_distances, part_shapes
 from internet_cli.motion.unet import UNet
 
+RESIDUAL_BOUND = 3.0
+"""With the part prior, the network's composition logits are bounded to +-this (``c tanh(l / c)``):
+near a part's bone (``d^2 < 1 - 2c/p``) the part always wins, beyond ``d^2 > 1 + 2c/p`` the
+background does, and in between, and where parts meet, the network decides (docs/model.md)."""
+
 
 def local_transforms(kp_s, jac_s, kp_d, jac_d, height: int, width: int) -> torch.Tensor:
     """Sampling grids of the background plus every local affine ``(B, n+1, H, W, 2)``.
@@ -61,9 +66,9 @@ class DenseMotion(nn.Module):
         ).reshape(b, n1 * 3, h, w)
         feats = self.unet(torch.cat([heat, deformed], dim=1))
         logits = self.weights(feats)
-        if self.part_prior > 0:  # the background's prior is -1: it wins beyond the parts' edges
-            prior = torch.cat([-torch.ones_like(dist[:, :1]), -dist**2], dim=1)
-            logits = logits + self.part_prior * prior
+        if self.part_prior > 0:  # the network refines the parts' prior, within +-RESIDUAL_BOUND
+            prior = torch.cat([-torch.ones_like(dist[:, :1]), -dist**2], dim=1)  # the background's: -1
+            logits = self.part_prior * prior + RESIDUAL_BOUND * torch.tanh(logits / RESIDUAL_BOUND)
         weights = torch.softmax(logits, dim=1)  # (B, n+1, h, w), sums to 1 (eq. 5)
         field = (weights.unsqueeze(-1) * transforms).sum(dim=1)  # F^0: (B, h, w, 2)
         confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)

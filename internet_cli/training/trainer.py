@@ -29,6 +29,18 @@ from internet_cli.training.checkpoints import load_latest, save_checkpoint
 from internet_cli.training.objective import DiscriminatorObjective, GeneratorObjective, build_discriminator
 
 
+def _prior_start(state: dict, old, new) -> dict:
+    """Weights trained without the part prior, loaded into a model with it: the composition head
+    starts at zero, so the weights start as the prior's nearest part (the part prior adds no
+    layers; the head's old logits, far outside the prior's bound, would only saturate it)."""
+    if old.motion.part_prior > 0 or new.motion.part_prior == 0:
+        return state
+    state = dict(state)
+    for name in ("dense_motion.weights.weight", "dense_motion.weights.bias"):
+        state[name] = torch.zeros_like(state[name])
+    return state
+
+
 @dataclass
 class RunSpec:
     """Everything a run is made of; saved in its checkpoints and its weights' metadata."""
@@ -167,7 +179,7 @@ class Trainer:
                 return self._converted_model(weights)
             self.spec.model = self._with_part_prior(config)
             model = INTERnet(self.spec.model)
-            model.load_state_dict(weights.state_dict)  # the part prior adds no layers
+            model.load_state_dict(_prior_start(weights.state_dict, config, self.spec.model))
             return model
         self.spec.model = self._with_part_prior(self.spec.model)
         return INTERnet(self.spec.model)
@@ -212,7 +224,7 @@ class Trainer:
             raise InputError(f"{self.spec.init_weights}: its layers do not fit a {self.spec.anchors}-anchor "
                              f"{self.spec.model.name} model (pose mode has {self.spec.model.motion.num_anchors} "
                              f"anchors, these weights {weights.config.motion.num_anchors})")
-        model.load_state_dict(state, strict=False)
+        model.load_state_dict(_prior_start(state, weights.config, self.spec.model), strict=False)
         return model
 
     def state_dict(self) -> dict:
