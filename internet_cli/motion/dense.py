@@ -56,7 +56,8 @@ class DenseMotion(nn.Module):
         transforms = local_transforms(kp_s, jac_s, kp_d, jac_d, h, w)  # (B, n+1, h, w, 2)
         if self.part_prior > 0:
             dist = part_distances(kp_d, jac_d, h, w)
-            heat = torch.exp(-dist**2) - part_shapes(kp_s, jac_s, h, w)
+            source_parts = part_shapes(kp_s, jac_s, h, w)
+            heat = torch.exp(-dist**2) - source_parts
         else:
             heat = gaussian_heatmaps(kp_d, h, w, self.variance) - gaussian_heatmaps(kp_s, h, w, self.variance)
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1)  # (B, n+1, h, w)
@@ -72,4 +73,7 @@ class DenseMotion(nn.Module):
         weights = torch.softmax(logits, dim=1)  # (B, n+1, h, w), sums to 1 (eq. 5)
         field = (weights.unsqueeze(-1) * transforms).sum(dim=1)  # F^0: (B, h, w, 2)
         confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)
+        if self.part_prior > 0:  # the background is not seen where the source's body covers it
+            body = source_parts.amax(dim=1, keepdim=True)  # (B, 1, h, w): the background samples z itself
+            confidence = confidence * (1 - weights[:, :1] * body)
         return {"field": field, "confidence": confidence, "weights": weights}

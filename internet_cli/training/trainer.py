@@ -53,6 +53,7 @@ class RunSpec:
     init_weights: Path | None = None  # start from these weights instead of a random init
     anchors: str | None = None  # with init_weights of the other kind: convert them (learned <-> pose)
     part_prior: float | None = None  # pose mode: set motion.part_prior (None: the preset's or the weights')
+    pass_through: str | None = None  # set generator.pass_through (None: the preset's or the weights')
     vgg_weights: Path | None = None
     device: str = "auto"
 
@@ -177,26 +178,29 @@ class Trainer:
             config = weights.config
             if self.spec.anchors is not None and self.spec.anchors != config.motion.anchors:
                 return self._converted_model(weights)
-            self.spec.model = self._with_part_prior(config)
+            self.spec.model = self._with_overrides(config)
             model = INTERnet(self.spec.model)
             model.load_state_dict(_prior_start(weights.state_dict, config, self.spec.model))
             return model
-        self.spec.model = self._with_part_prior(self.spec.model)
+        self.spec.model = self._with_overrides(self.spec.model)
         return INTERnet(self.spec.model)
 
-    def _with_part_prior(self, config):
-        """``config`` with ``motion.part_prior`` from the spec, when it gives one."""
-        if self.spec.part_prior is None:
-            return config
+    def _with_overrides(self, config):
+        """``config`` with the spec's ``part_prior`` and ``pass_through``, where it gives them
+        (neither adds layers, so weights saved without them load)."""
         import dataclasses
 
+        motion, generator = config.motion, config.generator
         try:
-            motion = dataclasses.replace(config.motion, part_prior=self.spec.part_prior)
+            if self.spec.part_prior is not None:
+                motion = dataclasses.replace(motion, part_prior=self.spec.part_prior)
+            if self.spec.pass_through is not None:
+                generator = dataclasses.replace(generator, pass_through=self.spec.pass_through)
         except ValueError as exc:
             from internet_cli.errors import InputError
 
-            raise InputError(f"--part-prior: {exc}") from None
-        return dataclasses.replace(config, motion=motion)
+            raise InputError(str(exc)) from None
+        return dataclasses.replace(config, motion=motion, generator=generator)
 
     def _ensure_poses(self) -> None:
         """Pose mode: MediaPipe landmarks for the training videos that lack them (rank 0 writes)."""
@@ -213,7 +217,7 @@ class Trainer:
         but the anchor detector is loaded; the detector is dropped (or starts untrained)."""
         from internet_cli.config import with_anchors
 
-        self.spec.model = self._with_part_prior(with_anchors(weights.config, self.spec.anchors))
+        self.spec.model = self._with_overrides(with_anchors(weights.config, self.spec.anchors))
         model = INTERnet(self.spec.model)
         state = {k: v for k, v in weights.state_dict.items() if not k.startswith("detector.")}
         own = model.state_dict()
