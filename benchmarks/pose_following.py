@@ -83,13 +83,21 @@ class CopySource:
         return np.repeat(state[None], len(kp), axis=0)
 
 
-def methods(weights: list[Path]) -> dict[str, object]:
+def _only(items: dict[str, Path], names: list[str] | None) -> dict[str, Path]:
+    if names and (missing := set(names) - set(items)):
+        sys.exit(f"unknown: {', '.join(sorted(missing))}; choose from {', '.join(items)}")
+    return {k: v for k, v in items.items() if not names or k in names}
+
+
+def methods(weights: list[Path], nearest_part: bool = True) -> dict[str, object]:
     from internet_cli.runtime.animator import TorchAnimator
     from internet_cli.runtime.nearest_part import NearestPartAnimator
     from internet_cli.checkpoint import load_weights
     import torch
 
-    out = {"copy-source": lambda: CopySource(), "nearest-part": lambda: NearestPartAnimator(512)}
+    out = {"copy-source": lambda: CopySource()}
+    if nearest_part:
+        out["nearest-part"] = lambda: NearestPartAnimator(512)
     for w in weights:
         out[w.name] = lambda w=w: TorchAnimator(load_weights(w), torch.device("cpu"))
     return out
@@ -119,6 +127,10 @@ def main() -> None:
     ap.add_argument("--max-frames", type=int, default=60)
     ap.add_argument("--per-source", action="store_true")
     ap.add_argument("--keep", type=Path, default=None, help="Keep the side-by-side videos in this folder.")
+    ap.add_argument("--source", action="append", default=None, help="Only this source (repeatable), e.g. messi5.")
+    ap.add_argument("--driver", action="append", default=None,
+                    help="Only this driver (repeatable): examples/driving or 'synth seed N'.")
+    ap.add_argument("--no-nearest-part", action="store_true", help="Leave the training-free baseline out.")
     args = ap.parse_args()
     from internet_cli.devices import configure_torch_threads
 
@@ -128,9 +140,9 @@ def main() -> None:
         tmp = Path(tmp)
         keep = args.keep or tmp
         keep.mkdir(parents=True, exist_ok=True)
-        srcs, drvs = sources(tmp), drivers(tmp, args.max_frames)
+        srcs, drvs = _only(sources(tmp), args.source), _only(drivers(tmp, args.max_frames), args.driver)
         rows: dict[str, dict[str, list[dict]]] = {}
-        for mname, make in methods(weights).items():
+        for mname, make in methods(weights, not args.no_nearest_part).items():
             animator = make()
             for sname, src in srcs.items():
                 for dname, drv in drvs.items():

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 
 ANCHOR_SOURCES = ("learned", "pose")
+PASS_THROUGH = ("ungated", "gated", "none")
 POSE_PARTS = 10  # internet_cli/pose/skeleton.py PARTS
-POSE_PART_PRIOR = 4.0  # motion.part_prior of new pose-mode models (internet_cli/motion/part_shapes.py)
+POSE_PART_PRIOR = 8.0  # motion.part_prior of new pose-mode models (internet_cli/motion/part_shapes.py)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,14 @@ class GeneratorConfig:
     channels: tuple[int, ...] = (128, 64, 32)  # at 128, 256, 512 for 512 output
     bottleneck_blocks: int = 2  # residual blocks at the base resolution
     stage_blocks: int = 1  # residual blocks in each higher stage
+    # The decoder's pass-through of the source warped by F (docs/model.md): "ungated" blends it by
+    # the decoder's alpha alone (weights saved before the choice existed), "gated" by alpha * M, so
+    # that M also decides what of the warped source is shown, "none" paints every pixel.
+    pass_through: str = "ungated"
+
+    def __post_init__(self) -> None:
+        if self.pass_through not in PASS_THROUGH:
+            raise ValueError(f"generator.pass_through must be one of {', '.join(PASS_THROUGH)}, got {self.pass_through!r}")
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,8 @@ def with_anchors(cfg: ModelConfig, anchors: str) -> ModelConfig:
     n = POSE_PARTS if anchors == "pose" else cfg.motion.num_anchors
     prior = POSE_PART_PRIOR if anchors == "pose" else 0.0
     motion = dataclasses.replace(cfg.motion, anchors=anchors, num_anchors=n, part_prior=prior)
-    return dataclasses.replace(cfg, motion=motion)
+    generator = dataclasses.replace(cfg.generator, pass_through="gated" if anchors == "pose" else "ungated")
+    return dataclasses.replace(cfg, motion=motion, generator=generator)
 
 
 @dataclass(frozen=True)

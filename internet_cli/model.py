@@ -95,7 +95,7 @@ class INTERnet(nn.Module):
 
         motion = self.dense_motion(batch(state.image_small), batch(state.anchors), batch(state.affines), kp_d, jac_d)
         deformed = deform([batch(f) for f in state.features], motion["field"], motion["confidence"])
-        motion["prediction"] = self.decoder(deformed, warp(batch(state.image), motion["field"]))
+        motion["prediction"] = self.decoder(deformed, warp(batch(state.image), motion["field"]), motion["confidence"])
         return motion
 
     def animate(self, state: SourceState, driving: torch.Tensor, ref: DrivingReference) -> torch.Tensor:

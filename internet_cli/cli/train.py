@@ -21,8 +21,11 @@ def train(
         "other kind, all but the detector is loaded.")] = None,
     part_prior: Annotated[float | None, typer.Option(
         "--part-prior", min=0.0, help="Pose mode: weight of the body parts' shapes in the composition weights "
-        "(docs/model.md; 0 = the paper's Gaussian heatmaps). Default: the preset's (4 in pose mode), or the "
+        "(docs/model.md; 0 = the paper's Gaussian heatmaps). Default: the preset's (8 in pose mode), or the "
         "--weights' own.")] = None,
+    pass_through: Annotated[str | None, typer.Option(
+        "--pass-through", help="The decoder's pass-through of the warped source: ungated, gated (by M) or none "
+        "(docs/model.md). Default: the preset's (gated in pose mode), or the --weights' own.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --run from its latest checkpoint.")] = False,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Per process (paper: 16 = 8 GPUs x 2).")] = 2,
@@ -62,8 +65,10 @@ def train(
         if anchors not in (None, "learned", "pose"):
             raise ValueError(f"--anchors must be learned or pose, got {anchors!r}")
         model_cfg = preset(preset_name, anchors)
-        if part_prior is not None and weights is None:  # with --weights the trainer sets it on theirs
-            model_cfg = dataclasses.replace(model_cfg, motion=dataclasses.replace(model_cfg.motion, part_prior=part_prior))
+        if weights is None:  # with --weights the trainer sets these on theirs
+            model_cfg = _with(model_cfg, part_prior, pass_through)
+        elif pass_through is not None:
+            _with(model_cfg, None, pass_through)  # checked now, not after the data is read
         overrides = dict(_parse_override(s) for s in loss_weight or [])
         overrides["mirror_pairs"] = tuple(i for s in mirror or [] for i in _parse_pair(s))
         loss = dataclasses.replace(LossConfig(), temporal_mode=temporal, **overrides)
@@ -85,7 +90,7 @@ def train(
         raise typer.BadParameter(str(exc), param_hint="--size") from None
     configure_torch_threads()
     spec = RunSpec(data=data, run=run, model=model_cfg, loss=loss, train=cfg, init_weights=weights, anchors=anchors,
-                   part_prior=part_prior, vgg_weights=vgg_weights, device=device)
+                   part_prior=part_prior, pass_through=pass_through, vgg_weights=vgg_weights, device=device)
 
     def on_log(step: int, total: int, logs: dict) -> None:
         terms = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("sec_per_step", "skipped_steps_total"))
@@ -114,6 +119,17 @@ def train(
         if trainer.dist.enabled:
             console.print(f"ranks in sync: parameter checksums {trainer.checksums}")
         console.print(f"weights: {out} (load with `internet animate -w {out}`)")
+
+
+def _with(cfg, part_prior: float | None, pass_through: str | None):
+    """``cfg`` with ``motion.part_prior`` and ``generator.pass_through`` where given (ValueError if bad)."""
+    import dataclasses
+
+    if part_prior is not None:
+        cfg = dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, part_prior=part_prior))
+    if pass_through is not None:
+        cfg = dataclasses.replace(cfg, generator=dataclasses.replace(cfg.generator, pass_through=pass_through))
+    return cfg
 
 
 def _parse_override(text: str) -> tuple[str, float]:

@@ -39,8 +39,10 @@ class Decoder(nn.Module):
     """Warped, gated source features -> image ``(B, 3, S, S)`` in [0, 1].
 
     The last layer blends its own RGB with the warped source image, per pixel
-    (``O = alpha * F(S) + (1 - alpha) * rgb``): regions the motion explains pass the source
-    through sharply, and the decoder paints what is occluded or new.
+    (``O = a * F(S) + (1 - a) * rgb``): regions the motion explains pass the source through
+    sharply, and the decoder paints what is occluded or new. ``generator.pass_through`` sets
+    ``a``: the decoder's own ``alpha`` ("ungated"), ``alpha * M`` ("gated": where M says the
+    source is not seen, the decoder paints), or 0 ("none").
     """
 
     def __init__(self, cfg: GeneratorConfig):
@@ -58,17 +60,26 @@ class Decoder(nn.Module):
         self.out = nn.Conv2d(ch[-1], 4, 3, padding=1)
         with torch.no_grad():
             self.out.bias[3] = 2.0
+        self.pass_through = cfg.pass_through
 
-    def forward(self, deformed: list[torch.Tensor], warped_source: torch.Tensor) -> torch.Tensor:
+    def forward(self, deformed: list[torch.Tensor], warped_source: torch.Tensor,
+                confidence: torch.Tensor | None = None) -> torch.Tensor:
         """``deformed``: eq. 6 features, base resolution first; ``warped_source``: the source image
-        warped by the full-resolution motion field ``(B, 3, S, S)``."""
+        warped by the full-resolution motion field ``(B, 3, S, S)``; ``confidence``: M at the base
+        resolution (used by the "gated" pass-through)."""
         x = self.bottleneck(deformed[0])
         for up, fuse, refine, skip in zip(self.up, self.fuse, self.refine, deformed[1:]):
             x = F.interpolate(up(x), scale_factor=2.0, mode="nearest")
             x = refine(fuse(torch.cat([x, skip], dim=1)))
         out = self.out(x)
+        rgb = torch.sigmoid(out[:, :3])
+        if self.pass_through == "none":
+            return rgb
         alpha = torch.sigmoid(out[:, 3:])
-        return alpha * warped_source + (1 - alpha) * torch.sigmoid(out[:, :3])
+        if self.pass_through == "gated":
+            size = warped_source.shape[2:]
+            alpha = alpha * F.interpolate(confidence, size=size, mode="bilinear", align_corners=True)
+        return alpha * warped_source + (1 - alpha) * rgb
 
 
 def deform(features: list[torch.Tensor], field: torch.Tensor, confidence: torch.Tensor) -> list[torch.Tensor]:

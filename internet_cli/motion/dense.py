@@ -14,6 +14,11 @@ from internet_cli.motion.geometry import float32, gaussian_heatmaps, inverse_2x2
 from internet_cli.motion.part_shapes import part_distances, part_shapes
 from internet_cli.motion.unet import UNet
 
+RESIDUAL_BOUND = 3.0
+"""With the part prior, the network's composition logits are bounded to +-this (``c tanh(l / c)``):
+near a part's bone (``d^2 < 1 - 2c/p``) the part always wins, beyond ``d^2 > 1 + 2c/p`` the
+background does, and in between, and where parts meet, the network decides (docs/model.md)."""
+
 
 @float32
 def local_transforms(kp_s, jac_s, kp_d, jac_d, height: int, width: int) -> torch.Tensor:
@@ -53,7 +58,8 @@ class DenseMotion(nn.Module):
         b, _, h, w = source_small.shape
         n1 = kp_s.shape[1] + 1
         transforms = local_transforms(kp_s, jac_s, kp_d, jac_d, h, w)  # (B, n+1, h, w, 2)
-        heat, dist = motion_heatmaps(kp_s, jac_s, kp_d, jac_d, h, w, self.variance, self.part_prior > 0)
+        heat, dist, source_parts = motion_heatmaps(kp_s, jac_s, kp_d, jac_d, h, w, self.variance,
+                                                   self.part_prior > 0)
         deformed = warp(
             source_small.unsqueeze(1).expand(b, n1, 3, h, w).reshape(b * n1, 3, h, w),
             transforms.reshape(b * n1, h, w, 2),
@@ -61,29 +67,34 @@ class DenseMotion(nn.Module):
         feats = self.unet(torch.cat([heat, deformed], dim=1))
         weights, field = compose(self.weights(feats), transforms, dist, self.part_prior)
         confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)
+        if self.part_prior > 0:  # the background is not seen where the source's body covers it
+            body = source_parts.amax(dim=1, keepdim=True)  # (B, 1, h, w): the background samples z itself
+            confidence = confidence * (1 - weights[:, :1] * body)
         return {"field": field, "confidence": confidence, "weights": weights}
 
 
 @float32
 def motion_heatmaps(kp_s, jac_s, kp_d, jac_d, height: int, width: int, variance: float, parts: bool):
     """The dense motion network's heatmap input ``(B, n+1, H, W)`` (background first, zero) and,
-    with ``parts`` (pose mode's part prior), the driving parts' distances ``(B, n, H, W)`` (else None)."""
+    with ``parts`` (pose mode's part prior), the driving parts' distances ``(B, n, H, W)`` and the
+    source parts' shapes ``(B, n, H, W)`` (else None, None)."""
     if parts:
         dist = part_distances(kp_d, jac_d, height, width)
-        heat = torch.exp(-dist**2) - part_shapes(kp_s, jac_s, height, width)
+        source_parts = part_shapes(kp_s, jac_s, height, width)
+        heat = torch.exp(-dist**2) - source_parts
     else:
-        dist = None
+        dist = source_parts = None
         heat = gaussian_heatmaps(kp_d, height, width, variance) - gaussian_heatmaps(kp_s, height, width, variance)
-    return torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1), dist
+    return torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1), dist, source_parts
 
 
 @float32
 def compose(logits, transforms, dist, part_prior: float):
     """Composition ``weights`` ``(B, n+1, h, w)`` (a softmax over the background and the anchors, eq. 5)
-    and the field ``F^0 = sum_k w_k T_k`` ``(B, h, w, 2)``; the part prior's log-prior is added to
-    the ``logits`` first (the background's is -1: it wins beyond the parts' edges)."""
+    and the field ``F^0 = sum_k w_k T_k`` ``(B, h, w, 2)``. With the part prior the logits are the
+    parts' log-prior (the background's is -1) plus the network's, bounded to +-RESIDUAL_BOUND."""
     if part_prior > 0:
         prior = torch.cat([-torch.ones_like(dist[:, :1]), -dist**2], dim=1)
-        logits = logits + part_prior * prior
+        logits = part_prior * prior + RESIDUAL_BOUND * torch.tanh(logits / RESIDUAL_BOUND)
     weights = torch.softmax(logits, dim=1)  # sums to 1 over the n+1 transforms
     return weights, (weights.unsqueeze(-1) * transforms).sum(dim=1)

@@ -30,6 +30,18 @@ from internet_cli.training.checkpoints import load_latest, save_checkpoint
 from internet_cli.training.objective import DiscriminatorObjective, GeneratorObjective, build_discriminator
 
 
+def _prior_start(state: dict, old, new) -> dict:
+    """Weights trained without the part prior, loaded into a model with it: the composition head
+    starts at zero, so the weights start as the prior's nearest part (the part prior adds no
+    layers; the head's old logits, far outside the prior's bound, would only saturate it)."""
+    if old.motion.part_prior > 0 or new.motion.part_prior == 0:
+        return state
+    state = dict(state)
+    for name in ("dense_motion.weights.weight", "dense_motion.weights.bias"):
+        state[name] = torch.zeros_like(state[name])
+    return state
+
+
 @dataclass
 class RunSpec:
     """Everything a run is made of; saved in its checkpoints and its weights' metadata."""
@@ -42,6 +54,7 @@ class RunSpec:
     init_weights: Path | None = None  # start from these weights instead of a random init
     anchors: str | None = None  # with init_weights of the other kind: convert them (learned <-> pose)
     part_prior: float | None = None  # pose mode: set motion.part_prior (None: the preset's or the weights')
+    pass_through: str | None = None  # set generator.pass_through (None: the preset's or the weights')
     vgg_weights: Path | None = None
     device: str = "auto"
 
@@ -163,26 +176,29 @@ class Trainer:
             config = weights.config
             if self.spec.anchors is not None and self.spec.anchors != config.motion.anchors:
                 return self._converted_model(weights)
-            self.spec.model = self._with_part_prior(config)
+            self.spec.model = self._with_overrides(config)
             model = INTERnet(self.spec.model)
-            model.load_state_dict(weights.state_dict)  # the part prior adds no layers
+            model.load_state_dict(_prior_start(weights.state_dict, config, self.spec.model))
             return model
-        self.spec.model = self._with_part_prior(self.spec.model)
+        self.spec.model = self._with_overrides(self.spec.model)
         return INTERnet(self.spec.model)
 
-    def _with_part_prior(self, config):
-        """``config`` with ``motion.part_prior`` from the spec, when it gives one."""
-        if self.spec.part_prior is None:
-            return config
+    def _with_overrides(self, config):
+        """``config`` with the spec's ``part_prior`` and ``pass_through``, where it gives them
+        (neither adds layers, so weights saved without them load)."""
         import dataclasses
 
+        motion, generator = config.motion, config.generator
         try:
-            motion = dataclasses.replace(config.motion, part_prior=self.spec.part_prior)
+            if self.spec.part_prior is not None:
+                motion = dataclasses.replace(motion, part_prior=self.spec.part_prior)
+            if self.spec.pass_through is not None:
+                generator = dataclasses.replace(generator, pass_through=self.spec.pass_through)
         except ValueError as exc:
             from internet_cli.errors import InputError
 
-            raise InputError(f"--part-prior: {exc}") from None
-        return dataclasses.replace(config, motion=motion)
+            raise InputError(str(exc)) from None
+        return dataclasses.replace(config, motion=motion, generator=generator)
 
     def _ensure_poses(self) -> None:
         """Pose mode: MediaPipe landmarks for the training videos that lack them (rank 0 writes)."""
@@ -199,7 +215,7 @@ class Trainer:
         but the anchor detector is loaded; the detector is dropped (or starts untrained)."""
         from internet_cli.config import with_anchors
 
-        self.spec.model = self._with_part_prior(with_anchors(weights.config, self.spec.anchors))
+        self.spec.model = self._with_overrides(with_anchors(weights.config, self.spec.anchors))
         model = INTERnet(self.spec.model)
         state = {k: v for k, v in weights.state_dict.items() if not k.startswith("detector.")}
         own = model.state_dict()
@@ -210,7 +226,7 @@ class Trainer:
             raise InputError(f"{self.spec.init_weights}: its layers do not fit a {self.spec.anchors}-anchor "
                              f"{self.spec.model.name} model (pose mode has {self.spec.model.motion.num_anchors} "
                              f"anchors, these weights {weights.config.motion.num_anchors})")
-        model.load_state_dict(state, strict=False)
+        model.load_state_dict(_prior_start(state, weights.config, self.spec.model), strict=False)
         return model
 
     def state_dict(self) -> dict:

@@ -92,3 +92,23 @@ def test_no_prior_is_the_paper_model_and_old_configs_load_without_it():
 def test_the_prior_needs_pose_anchors():
     with pytest.raises(ValueError, match="part_prior"):
         MotionConfig(part_prior=1.0)
+
+
+def test_m_is_low_where_the_background_is_hidden_by_the_source_body():
+    """The source's raised arm has gone down in the driving frame: where it was, the background
+    transform samples the arm, not the background, so M there is near 0."""
+    src_lm, drv_lm = standing(arm_angle=1.2), standing()
+    model = _pose_model(8.0)
+    img = torch.rand(1, 3, model.config.image_size, model.config.image_size)
+    with torch.no_grad():
+        out = model(img, img, _pose_inputs(src_lm, drv_lm))
+    base = model.config.motion.base_size
+    grid = make_coordinate_grid(base, base)
+
+    def at(xy):
+        i = int(((grid - torch.tensor(xy).float()) ** 2).sum(-1).argmin())
+        return out["weights"][0, 0, i // base, i % base], out["confidence"][0, 0, i // base, i % base]
+
+    w_bg, m_old_arm = at((src_lm[sk.L_ELBOW, :2] + src_lm[sk.L_WRIST, :2]) / 2)
+    _, m_far = at((0.9, 0.9))
+    assert w_bg > 0.9 and m_old_arm < 0.1 < 0.3 < m_far
