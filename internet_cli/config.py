@@ -140,6 +140,17 @@ def preset(name: str, anchors: str | None = None) -> ModelConfig:
     return cfg if anchors is None else with_anchors(cfg, anchors)
 
 
+def with_options(cfg: ModelConfig, part_prior: float | None = None, pass_through: str | None = None) -> ModelConfig:
+    """``cfg`` with ``motion.part_prior`` and ``generator.pass_through`` where given (neither adds
+    layers); ValueError for a bad value."""
+    motion, generator = cfg.motion, cfg.generator
+    if part_prior is not None:
+        motion = dataclasses.replace(motion, part_prior=part_prior)
+    if pass_through is not None:
+        generator = dataclasses.replace(generator, pass_through=pass_through)
+    return dataclasses.replace(cfg, motion=motion, generator=generator)
+
+
 def with_anchors(cfg: ModelConfig, anchors: str) -> ModelConfig:
     """``cfg`` with ``motion.anchors`` set (pose mode has the 10 body parts as anchors)."""
     n = POSE_PARTS if anchors == "pose" else cfg.motion.num_anchors

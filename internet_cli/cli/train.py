@@ -55,7 +55,7 @@ def train(
     """Train INTERnet. Multi-GPU: `torchrun --nproc_per_node 8 -m internet_cli train ...`."""
     import dataclasses
 
-    from internet_cli.config import LossConfig, TrainConfig, preset
+    from internet_cli.config import LossConfig, TrainConfig, preset, with_options
     from internet_cli.losses.mirror import mirror_pairs
     from internet_cli.devices import configure_torch_threads
     from internet_cli.training.checkpoints import list_checkpoints
@@ -66,9 +66,9 @@ def train(
             raise ValueError(f"--anchors must be learned or pose, got {anchors!r}")
         model_cfg = preset(preset_name, anchors)
         if weights is None:  # with --weights the trainer sets these on theirs
-            model_cfg = _with(model_cfg, part_prior, pass_through)
+            model_cfg = with_options(model_cfg, part_prior, pass_through)
         elif pass_through is not None:
-            _with(model_cfg, None, pass_through)  # checked now, not after the data is read
+            with_options(model_cfg, None, pass_through)  # checked now, not after the data is read
         overrides = dict(_parse_override(s) for s in loss_weight or [])
         overrides["mirror_pairs"] = tuple(i for s in mirror or [] for i in _parse_pair(s))
         loss = dataclasses.replace(LossConfig(), temporal_mode=temporal, **overrides)
@@ -119,17 +119,6 @@ def train(
         if trainer.dist.enabled:
             console.print(f"ranks in sync: parameter checksums {trainer.checksums}")
         console.print(f"weights: {out} (load with `internet animate -w {out}`)")
-
-
-def _with(cfg, part_prior: float | None, pass_through: str | None):
-    """``cfg`` with ``motion.part_prior`` and ``generator.pass_through`` where given (ValueError if bad)."""
-    import dataclasses
-
-    if part_prior is not None:
-        cfg = dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, part_prior=part_prior))
-    if pass_through is not None:
-        cfg = dataclasses.replace(cfg, generator=dataclasses.replace(cfg.generator, pass_through=pass_through))
-    return cfg
 
 
 def _parse_override(text: str) -> tuple[str, float]:

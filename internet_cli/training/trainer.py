@@ -184,21 +184,15 @@ class Trainer:
         return INTERnet(self.spec.model)
 
     def _with_overrides(self, config):
-        """``config`` with the spec's ``part_prior`` and ``pass_through``, where it gives them
-        (neither adds layers, so weights saved without them load)."""
-        import dataclasses
+        """``config`` with the spec's ``part_prior`` and ``pass_through``, where it gives them."""
+        from internet_cli.config import with_options
 
-        motion, generator = config.motion, config.generator
         try:
-            if self.spec.part_prior is not None:
-                motion = dataclasses.replace(motion, part_prior=self.spec.part_prior)
-            if self.spec.pass_through is not None:
-                generator = dataclasses.replace(generator, pass_through=self.spec.pass_through)
+            return with_options(config, self.spec.part_prior, self.spec.pass_through)
         except ValueError as exc:
             from internet_cli.errors import InputError
 
             raise InputError(str(exc)) from None
-        return dataclasses.replace(config, motion=motion, generator=generator)
 
     def _ensure_poses(self) -> None:
         """Pose mode: MediaPipe landmarks for the training videos that lack them (rank 0 writes)."""

@@ -1,0 +1,19 @@
+"""`internet train --part-prior` and `--pass-through`: bad values are usage errors before any work."""
+
+from __future__ import annotations
+
+from tests.cli.test_train_precision import run_train
+
+
+def test_an_unknown_pass_through_is_a_usage_error(tmp_path):
+    r = run_train(tmp_path, "--pass-through", "sometimes")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "generator.pass_through must be one of ungated, gated, none" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_part_prior_on_learned_anchors_is_a_usage_error(tmp_path):
+    r = run_train(tmp_path, "--part-prior", "4")  # the tiny preset has learned anchors
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "part_prior must be 0, or > 0 with anchors='pose'" in r.stderr
+    assert list(tmp_path.iterdir()) == []
