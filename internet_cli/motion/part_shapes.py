@@ -15,8 +15,10 @@ the background. In pose mode each anchor is a body part with a known geometry
 :func:`part_distances` gives every pixel's distance to every part in units of the limb radius
 (:data:`LIMB_RADIUS` of the torso width), so 1 is a capsule's edge. The dense motion network
 (:mod:`internet_cli.motion.dense`) then sees ``exp(-d^2)`` in place of the Gaussians, and its
-composition logits get ``part_prior * -d^2`` added (the background's ``-1``): geometry that holds
-on any photo, which the network refines rather than having to find. Plain tensor code; it exports.
+composition logits are ``part_prior * -d^2`` (the background's ``-part_prior``) plus its own,
+bounded: geometry that holds on any photo, which the network refines rather than having to find.
+The training-free nearest-part baseline (:mod:`internet_cli.runtime.nearest_part`) uses the same
+radii. Plain tensor code; it exports.
 """
 
 from __future__ import annotations
