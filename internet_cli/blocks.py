@@ -21,7 +21,7 @@ class ConvBNReLU(nn.Sequential):
 
 
 class ResBlock(nn.Module):
-    """Pre-activation-free residual block: x + BN(conv(ReLU(BN(conv(x)))))."""
+    """Post-activation residual block: ReLU(x + BN(conv(ReLU(BN(conv(x))))))."""
 
     def __init__(self, channels: int):
         super().__init__()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import av
 import cv2
@@ -225,14 +224,6 @@ def test_cli(tmp_path):
         res = runner.invoke(app, ["synth", str(tmp_path / "other"), *bad])
         assert res.exit_code == 2, (bad, res.output)
         assert not (tmp_path / "other").exists()
-
-
-def test_speed_report():
-    for size, frames in ((128, 8), (256, 4)):
-        t0 = time.perf_counter()
-        render_video(11, frames, size)
-        dt = (time.perf_counter() - t0) / frames
-        print(f"synth: {dt * 1000:.1f} ms per {size}x{size} frame (with ground truth)")
 
 
 def test_arm_angles_are_the_clip_motion_and_do_not_depend_on_its_length():
