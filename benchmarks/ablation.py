@@ -1,7 +1,7 @@
 """The paper's temporal-regularization ablation (Table 2, rows a/b/c) at our scale.
 
 Trains one preset three times with the same data, seed and step budget, with temporal
-regularization `none` (a), `extrinsic` (b) and `intrinsic` (c); evaluates each with
+regularization `plain` (a, the flow-warp loss of eq. 2), `extrinsic` (b) and `intrinsic` (c); evaluates each with
 `internet evaluate`; writes a Markdown table shaped like the paper's Table 2 (per-frame and
 temporal columns) with the copy-source baseline, steps, seed and CPU time.
 
@@ -25,7 +25,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-MODES = {"none": "a) none", "extrinsic": "b) extrinsic", "intrinsic": "c) intrinsic (ours)"}
+MODES = {"plain": "a) plain (eq. 2)", "extrinsic": "b) extrinsic", "intrinsic": "c) intrinsic (ours)"}
 COLUMNS = [("ms_ssim", "MS-SSIM ↑"), ("ssim", "SSIM ↑"), ("psnr", "PSNR ↑"), ("l1", "L1 ↓"),
            ("interp_psnr", "Interp-PSNR* ↑"), ("warp_error", "Warp err ↓")]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 ANCHOR_SOURCES = ("learned", "pose")
 PASS_THROUGH = ("ungated", "gated", "none")
+TEMPORAL_MODES = ("plain", "extrinsic", "intrinsic", "none")  # internet_cli/losses/temporal.py
 POSE_PARTS = 10  # internet_cli/pose/skeleton.py PARTS
 POSE_PART_PRIOR = 8.0  # motion.part_prior of new pose-mode models (internet_cli/motion/part_shapes.py)
 
@@ -171,7 +172,7 @@ class LossConfig:
     equivariance_value: float = 10.0  # FOMM's equivariance with random TPS, on anchors
     equivariance_jacobian: float = 10.0  # ... and on their affine transforms
     temporal: float = 10.0  # lambda_reg, eq. 1
-    temporal_mode: str = "intrinsic"  # none (a) | extrinsic (b) | intrinsic (c), the paper's ablation
+    temporal_mode: str = "intrinsic"  # plain (a, eq. 2) | extrinsic (b, eq. 3) | intrinsic (c, eq. 4) | none
     warp: float = 0.0  # not in the paper: L1 of the source warped by Stage I alone (losses/warp.py)
     mirror: float = 0.0  # not in the paper: anchor b learns to mirror anchor a (losses/mirror.py)
     mirror_pairs: tuple[int, ...] = ()  # (a, b, c, d, ...): the (teacher, student) pairs (a, b), (c, d)
@@ -186,8 +187,8 @@ class LossConfig:
     tps_sigma_tps: float = 0.005
 
     def __post_init__(self) -> None:
-        if self.temporal_mode not in ("none", "extrinsic", "intrinsic"):
-            raise ValueError(f"temporal_mode must be none, extrinsic or intrinsic, got {self.temporal_mode!r}")
+        if self.temporal_mode not in TEMPORAL_MODES:
+            raise ValueError(f"temporal_mode must be one of {', '.join(TEMPORAL_MODES)}, got {self.temporal_mode!r}")
         if not 0.0 < self.ownership_floor < 1.0:
             raise ValueError(f"ownership_floor must be in (0, 1), got {self.ownership_floor}")
 

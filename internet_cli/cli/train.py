@@ -35,7 +35,7 @@ def train(
         "--size", help="Training resolution (default: the preset's). Progressive training: train at 256, "
         "then continue at 512 with --weights.")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop after this many steps.")] = None,
-    temporal: Annotated[str, typer.Option("--temporal", help="Temporal regularization: none, extrinsic or intrinsic.")] = "intrinsic",
+    temporal: Annotated[str, typer.Option("--temporal", help="Temporal regularization: plain (eq. 2), extrinsic (eq. 3), intrinsic (eq. 4) or none.")] = "intrinsic",
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=1)] = 500,
     keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", min=1)] = 3,
     log_every: Annotated[int, typer.Option("--log-every", min=1)] = 10,

@@ -32,9 +32,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from internet_cli.config import TEMPORAL_MODES as MODES
 from internet_cli.motion.geometry import backwarp
-
-MODES = ("none", "plain", "extrinsic", "intrinsic")
 
 # Ruder et al. (2016) thresholds.
 CONSISTENCY_REL = 0.01

@@ -136,3 +136,24 @@ def test_low_resolution_flow_is_rescaled():
     small = _constant_flow(DX * (W // 2 - 1) / (W - 1), DY * (H // 2 - 1) / (H - 1), b=2, h=H // 2, w=W // 2)
     loss = temporal_loss("plain", output, prev, small)
     assert loss.item() < 1e-5
+
+
+def test_the_plain_warp_loss_is_a_training_mode():
+    """Row a) of the paper's Table 2 is eq. 2 itself: the objective adds it with M = 1, and `none`
+    stays an extra row that adds nothing."""
+    import dataclasses
+
+    from internet_cli.training.objective import GeneratorObjective
+    from tests.losses.objective_setup import ALL_OFF, tiny_model_and_batch
+
+    model, batch = tiny_model_and_batch()
+    size = model.config.image_size
+    batch.update(previous=torch.rand(2, 3, size, size), flow=torch.zeros(2, 2, size, size))
+    plain = dataclasses.replace(ALL_OFF, temporal=1.0, temporal_mode="plain")
+    losses, out = GeneratorObjective(model, None, None, plain)(batch)
+    pred, prev, flow = out["prediction"], batch["previous"], batch["flow"]
+    assert losses["temporal"].item() > 0
+    assert torch.allclose(losses["temporal"], temporal_loss("plain", pred, prev, flow))
+    intrinsic = temporal_loss("intrinsic", pred, prev, flow, confidence=out["confidence"])
+    assert not torch.allclose(losses["temporal"], intrinsic)  # M is not involved
+    assert "temporal" not in GeneratorObjective(model, None, None, dataclasses.replace(plain, temporal_mode="none"))(batch)[0]
