@@ -21,11 +21,12 @@ def _distances(lm: np.ndarray) -> torch.Tensor:
     return part_distances(torch.tensor(kp[None]).float(), torch.tensor(jac[None]).float(), SIZE, SIZE)[0]
 
 
-def _at(dist: torch.Tensor, xy) -> torch.Tensor:
-    """Every part's distance at the grid point nearest the normalised point ``xy``."""
-    grid = make_coordinate_grid(SIZE, SIZE)
+def _at(maps: torch.Tensor, xy) -> torch.Tensor:
+    """``maps`` ``(..., H, W)`` at the grid point nearest the normalised point ``xy``."""
+    h, w = maps.shape[-2:]
+    grid = make_coordinate_grid(h, w)
     i = int(((grid - torch.tensor(xy).float()) ** 2).sum(-1).argmin())
-    return dist[:, i // SIZE, i % SIZE]
+    return maps[..., i // w, i % w]
 
 
 def test_every_part_is_nearest_on_its_own_landmarks():
@@ -61,24 +62,22 @@ def _pose_model(prior: float) -> INTERnet:
     return INTERnet(dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, part_prior=prior))).eval()
 
 
-def _pose_inputs(src_lm, drv_lm):
+def _animate(prior: float, src_lm, drv_lm) -> dict[str, torch.Tensor]:
+    """An untrained pose model with the part prior ``prior`` on a random image, source landmarks
+    ``src_lm`` driven to ``drv_lm``: the model's outputs (weights, confidence, ...)."""
+    model = _pose_model(prior)
+    img = torch.rand(1, 3, model.config.image_size, model.config.image_size)
     m = part_motion(src_lm, drv_lm)
-    return {k: torch.from_numpy(v[None]) for k, v in m.items() if k != "visible"}
+    with torch.no_grad():
+        return model(img, img, {k: torch.from_numpy(v[None]) for k, v in m.items() if k != "visible"})
 
 
 def test_the_prior_gives_a_moved_forearm_its_own_transform():
     """An untrained network with the part prior: the pixels of the driving forearm take the
     forearm's weight, so they sample the source forearm."""
     src_lm, drv_lm = standing(), standing(arm_angle=1.2)
-    model = _pose_model(4.0)
-    img = torch.rand(1, 3, model.config.image_size, model.config.image_size)
-    with torch.no_grad():
-        out = model(img, img, _pose_inputs(src_lm, drv_lm))
-    base = model.config.motion.base_size
-    grid = make_coordinate_grid(base, base)
-    xy = torch.tensor((drv_lm[sk.L_ELBOW, :2] + drv_lm[sk.L_WRIST, :2]) / 2).float()
-    i = int(((grid - xy) ** 2).sum(-1).argmin())
-    w = out["weights"][0, :, i // base, i % base]
+    out = _animate(4.0, src_lm, drv_lm)
+    w = _at(out["weights"][0], (drv_lm[sk.L_ELBOW, :2] + drv_lm[sk.L_WRIST, :2]) / 2)
     assert int(w.argmax()) == 1 + PART["left_forearm"] and float(w.max()) > 0.5
 
 
@@ -98,17 +97,8 @@ def test_m_is_low_where_the_background_is_hidden_by_the_source_body():
     """The source's raised arm has gone down in the driving frame: where it was, the background
     transform samples the arm, not the background, so M there is near 0."""
     src_lm, drv_lm = standing(arm_angle=1.2), standing()
-    model = _pose_model(8.0)
-    img = torch.rand(1, 3, model.config.image_size, model.config.image_size)
-    with torch.no_grad():
-        out = model(img, img, _pose_inputs(src_lm, drv_lm))
-    base = model.config.motion.base_size
-    grid = make_coordinate_grid(base, base)
-
-    def at(xy):
-        i = int(((grid - torch.tensor(xy).float()) ** 2).sum(-1).argmin())
-        return out["weights"][0, 0, i // base, i % base], out["confidence"][0, 0, i // base, i % base]
-
-    w_bg, m_old_arm = at((src_lm[sk.L_ELBOW, :2] + src_lm[sk.L_WRIST, :2]) / 2)
-    _, m_far = at((0.9, 0.9))
-    assert w_bg > 0.9 and m_old_arm < 0.1 < 0.3 < m_far
+    out = _animate(8.0, src_lm, drv_lm)
+    old_arm = (src_lm[sk.L_ELBOW, :2] + src_lm[sk.L_WRIST, :2]) / 2
+    w_bg, m_old_arm = _at(out["weights"][0, 0], old_arm), _at(out["confidence"][0, 0], old_arm)
+    m_far = _at(out["confidence"][0, 0], (0.9, 0.9))
+    assert w_bg > 0.9 and m_old_arm < 0.1 and m_far > 0.3
