@@ -36,6 +36,9 @@ class MotionConfig:
     # Gaussians, and adds this weight times their log-prior to the composition logits
     # (internet_cli/motion/part_shapes.py). 0 is the paper's Gaussian heatmaps.
     part_prior: float = 0.0
+    # Pose mode with the part prior only: the source's person mask (internet_cli/pose/person.py)
+    # limits every part to the person's pixels, so that a moved limb carries no background.
+    person_mask: bool = False
 
     def __post_init__(self) -> None:
         if self.anchors not in ANCHOR_SOURCES:
@@ -44,6 +47,8 @@ class MotionConfig:
             raise ValueError(f"motion.anchors='pose' has {POSE_PARTS} body parts, got num_anchors={self.num_anchors}")
         if self.part_prior < 0 or (self.part_prior > 0 and self.anchors != "pose"):
             raise ValueError(f"motion.part_prior must be 0, or > 0 with anchors='pose'; got {self.part_prior}")
+        if self.person_mask and self.part_prior == 0:
+            raise ValueError("motion.person_mask needs pose mode's part prior (motion.part_prior > 0)")
 
 
 @dataclass(frozen=True)
@@ -141,12 +146,15 @@ def preset(name: str, anchors: str | None = None) -> ModelConfig:
     return cfg if anchors is None else with_anchors(cfg, anchors)
 
 
-def with_options(cfg: ModelConfig, part_prior: float | None = None, pass_through: str | None = None) -> ModelConfig:
-    """``cfg`` with ``motion.part_prior`` and ``generator.pass_through`` where given (neither adds
-    layers); ValueError for a bad value."""
+def with_options(cfg: ModelConfig, part_prior: float | None = None, pass_through: str | None = None,
+                 person_mask: bool | None = None) -> ModelConfig:
+    """``cfg`` with ``motion.part_prior``, ``motion.person_mask`` and ``generator.pass_through``
+    where given (none adds layers); ValueError for a bad value."""
     motion, generator = cfg.motion, cfg.generator
     if part_prior is not None:
-        motion = dataclasses.replace(motion, part_prior=part_prior)
+        motion = dataclasses.replace(motion, part_prior=part_prior, person_mask=motion.person_mask and part_prior > 0)
+    if person_mask is not None:
+        motion = dataclasses.replace(motion, person_mask=person_mask)
     if pass_through is not None:
         generator = dataclasses.replace(generator, pass_through=pass_through)
     return dataclasses.replace(cfg, motion=motion, generator=generator)
@@ -156,7 +164,8 @@ def with_anchors(cfg: ModelConfig, anchors: str) -> ModelConfig:
     """``cfg`` with ``motion.anchors`` set (pose mode has the 10 body parts as anchors)."""
     n = POSE_PARTS if anchors == "pose" else cfg.motion.num_anchors
     prior = POSE_PART_PRIOR if anchors == "pose" else 0.0
-    motion = dataclasses.replace(cfg.motion, anchors=anchors, num_anchors=n, part_prior=prior)
+    motion = dataclasses.replace(cfg.motion, anchors=anchors, num_anchors=n, part_prior=prior,
+                                 person_mask=anchors == "pose")
     generator = dataclasses.replace(cfg.generator, pass_through="gated" if anchors == "pose" else "ungated")
     return dataclasses.replace(cfg, motion=motion, generator=generator)
 

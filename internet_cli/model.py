@@ -27,7 +27,7 @@ class SourceState(NamedTuple):
     """Everything computed once per source image (batch ``Bs``, usually 1)."""
 
     image: torch.Tensor  # (Bs, 3, S, S): the source itself, for the pass-through path
-    image_small: torch.Tensor  # (Bs, 3, base, base)
+    image_small: torch.Tensor  # (Bs, 3, base, base); with motion.person_mask a 4th channel: the person mask
     anchors: torch.Tensor  # (Bs, n, 2)
     affines: torch.Tensor  # (Bs, n, 2, 2)
     features: tuple[torch.Tensor, ...]  # base resolution first: (Bs, c_i, base*2^i, base*2^i)
@@ -75,14 +75,20 @@ class INTERnet(nn.Module):
         return self.detector is None
 
     def encode_source(self, source: torch.Tensor, kp: torch.Tensor | None = None,
-                      jac: torch.Tensor | None = None) -> SourceState:
+                      jac: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> SourceState:
         """``source`` ``(Bs, 3, S, S)`` in [0, 1] -> :class:`SourceState`. Pose mode takes the
-        source's anchors ``kp`` ``(Bs, n, 2)`` and affines ``jac`` ``(Bs, n, 2, 2)``."""
+        source's anchors ``kp`` ``(Bs, n, 2)`` and affines ``jac`` ``(Bs, n, 2, 2)``, and with
+        ``motion.person_mask`` its person ``mask`` ``(Bs, 1, S, S)`` (:mod:`internet_cli.pose.person`)."""
         if self.detector is not None:
             kp, jac = self.detector(source)
         elif kp is None or jac is None:
             raise ValueError("a pose-mode model needs the source's anchors and affines")
-        small = resize(source, self.config.motion.base_size)
+        small = source
+        if self.config.motion.person_mask:
+            if mask is None:
+                raise ValueError("this model needs the source's person mask (motion.person_mask)")
+            small = torch.cat([source, mask.to(source.dtype)], dim=1)
+        small = resize(small, self.config.motion.base_size)
         return SourceState(source, small, kp, jac, tuple(self.encoder(source)))
 
     def generate(self, state: SourceState, kp_d: torch.Tensor, jac_d: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -109,11 +115,12 @@ class INTERnet(nn.Module):
         """Training path (absolute motion, as in self-reconstruction). Returns the prediction,
         ``field`` F^0, ``confidence`` M^0, ``weights`` and the anchors/affines of both frames.
         Pose mode takes them from ``pose`` (``kp_source``, ``jac_source``, ``kp_driving``,
-        ``jac_driving``, as :func:`internet_cli.pose.parts.part_motion` gives them)."""
+        ``jac_driving``, as :func:`internet_cli.pose.parts.part_motion` gives them, and
+        ``source_mask`` with ``motion.person_mask``)."""
         if self.detector is None:
             if pose is None:
                 raise ValueError("a pose-mode model needs the anchors of source and driving")
-            state = self.encode_source(source, pose["kp_source"], pose["jac_source"])
+            state = self.encode_source(source, pose["kp_source"], pose["jac_source"], pose.get("source_mask"))
             kp_d, jac_d = pose["kp_driving"], pose["jac_driving"]
         else:
             state = self.encode_source(source)

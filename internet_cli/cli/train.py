@@ -26,6 +26,9 @@ def train(
     pass_through: Annotated[str | None, typer.Option(
         "--pass-through", help="The decoder's pass-through of the warped source: ungated, gated (by M) or none "
         "(docs/model.md). Default: the preset's (gated in pose mode), or the --weights' own.")] = None,
+    person_mask: Annotated[bool | None, typer.Option(
+        "--person-mask/--no-person-mask", help="Pose mode: limit the body parts to the source's person mask "
+        "(MediaPipe's segmentation, docs/pose.md). Default: the preset's (on in pose mode), or the --weights' own.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --run from its latest checkpoint.")] = False,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Per process (paper: 16 = 8 GPUs x 2).")] = 2,
@@ -66,7 +69,7 @@ def train(
             raise ValueError(f"--anchors must be learned or pose, got {anchors!r}")
         model_cfg = preset(preset_name, anchors)
         if weights is None:  # with --weights the trainer sets these on theirs
-            model_cfg = with_options(model_cfg, part_prior, pass_through)
+            model_cfg = with_options(model_cfg, part_prior, pass_through, person_mask)
         elif pass_through is not None:
             with_options(model_cfg, None, pass_through)  # checked now, not after the data is read
         overrides = dict(_parse_override(s) for s in loss_weight or [])
@@ -90,7 +93,7 @@ def train(
         raise typer.BadParameter(str(exc), param_hint="--size") from None
     configure_torch_threads()
     spec = RunSpec(data=data, run=run, model=model_cfg, loss=loss, train=cfg, init_weights=weights, anchors=anchors,
-                   part_prior=part_prior, pass_through=pass_through, vgg_weights=vgg_weights, device=device)
+                   part_prior=part_prior, pass_through=pass_through, person_mask=person_mask, vgg_weights=vgg_weights, device=device)
 
     def on_log(step: int, total: int, logs: dict) -> None:
         terms = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("sec_per_step", "skipped_steps_total"))

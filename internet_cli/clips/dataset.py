@@ -85,6 +85,9 @@ class DataConfig:
     """Detector-like noise on every landmark: Gaussian, this standard deviation in normalised units."""
     pose_drop: float = 0.04
     """Probability that a landmark is reported hidden (visibility 0.1), as a detector misses joints."""
+    person_mask: bool = False
+    """Add ``source_mask`` ``(1, S, S)``: the source's person mask as inference computes it
+    (:mod:`internet_cli.pose.person`, MediaPipe's segmentation; once per video and worker)."""
 
     def __post_init__(self) -> None:
         if self.size < 8:
@@ -232,11 +235,13 @@ class VideoPairDataset(torch.utils.data.Dataset):
         self._stores: dict[int, FrameStore] = {}
         self._dis: dict[int, object] = {}
         self._gt: dict[int, np.ndarray] = {}
+        self._masks: dict[int, np.ndarray] = {}
+        self._masker = None
         self._pid = os.getpid()
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.update(_stores={}, _dis={}, _gt={}, _poses={})
+        state.update(_stores={}, _dis={}, _gt={}, _poses={}, _masks={}, _masker=None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -330,6 +335,7 @@ class VideoPairDataset(torch.utils.data.Dataset):
         t = sample_t(len(store), cfg.min_offset, rng)
         flip = bool(rng.random() < cfg.flip)
         images = [store[0], store[t], store[t - 1]]  # source, driving, previous: (S, S, 3) uint8
+        mask = self._source_mask(video, images[0]) if cfg.person_mask else None
         flows = self._flows(video, store, t) if cfg.flow != "none" else {}
 
         images = [im.astype(np.float32) / 255.0 for im in images]
@@ -342,6 +348,7 @@ class VideoPairDataset(torch.utils.data.Dataset):
             images = [np.clip(cv2.transform(im, m), 0.0, 1.0) for im in images]
         if flip:
             images = [im[:, ::-1] for im in images]
+            mask = None if mask is None else mask[:, ::-1]
             for key in ("flow", "flow_back"):
                 if key in flows:
                     f = flows[key][:, :, ::-1].copy()
@@ -363,4 +370,16 @@ class VideoPairDataset(torch.utils.data.Dataset):
             sample["has_flow_back"] = torch.tensor(bool(flows["has_flow_back"]))
         if cfg.pose:
             sample.update(self._pose_sample(video, (0, t), flip, rng))
+        if mask is not None:
+            sample["source_mask"] = torch.from_numpy(np.ascontiguousarray(mask[None], dtype=np.float32))
         return sample
+
+    def _source_mask(self, video: int, source: np.ndarray) -> np.ndarray:
+        """The source frame's person mask ``(S, S)`` (the video's first frame: computed once)."""
+        if video not in self._masks:
+            if self._masker is None:
+                from internet_cli.pose.person import SourceMasker
+
+                self._masker = SourceMasker()
+            self._masks[video] = self._masker(source)[0, 0]
+        return self._masks[video]

@@ -51,6 +51,12 @@ FORMAT_VERSION = 1
 GRAPHS = ("source_encoder", "detector", "frame")
 POSE_INPUTS = ("driving_anchors", "driving_affines")
 SOURCE_POSE_INPUTS = ("source_anchors", "source_affines")
+SOURCE_MASK_INPUT = "source_mask"  # with motion.person_mask (internet_cli/pose/person.py)
+
+
+def source_pose_inputs(config) -> tuple[str, ...]:
+    """The pose-mode source encoder's inputs besides ``source``."""
+    return (*SOURCE_POSE_INPUTS, SOURCE_MASK_INPUT) if config.motion.person_mask else SOURCE_POSE_INPUTS
 DEFAULT_OPSET = 18
 MIN_OPSET = 16  # GridSample
 FP32_TOLERANCE = 1e-4  # source encoder (relative to the features' magnitude) and detector
@@ -138,7 +144,8 @@ class SourceGraph(nn.Module):
         self.model = model
 
     def forward(self, source, *anchors):
-        """``anchors``: the source's anchors and affines, for a pose-mode model only."""
+        """``anchors``: the source's anchors and affines (and person mask, with ``motion.person_mask``),
+        for a pose-mode model only."""
         s = self.model.encode_source(source, *anchors)
         return (*(getattr(s, n) for n in state_names()), *s.features)
 
@@ -222,6 +229,8 @@ def _example_inputs(model, batch: int = 2, seed: int = 0):
     source, driving = _random_images(1, s, g), _random_images(batch, s, g)
     if is_pose(model.config):
         source_anchors, driving_anchors = _random_anchors(1, n, g), _random_anchors(batch, n, g)
+        if model.config.motion.person_mask:  # a smooth random mask in [0, 1]
+            source_anchors = (*source_anchors, _random_images(1, s, g)[:, :1])
         with torch.no_grad():
             state = model.encode_source(source, *source_anchors)
         return (source, *source_anchors), driving_anchors, state, None
@@ -251,7 +260,7 @@ def _specs(model, graph_model) -> list[_Spec]:
     outputs = [*state_names(), *feats]
     if is_pose(cfg):
         return [
-            _Spec("source_encoder", SourceGraph(graph_model), source, ["source", *SOURCE_POSE_INPUTS], outputs, 0),
+            _Spec("source_encoder", SourceGraph(graph_model), source, ["source", *source_pose_inputs(cfg)], outputs, 0),
             _Spec("frame", PoseFrameGraph(graph_model), _frame_args(driving, state, None), frame_input_names(cfg),
                   ["frames"], 2),
         ]

@@ -18,6 +18,10 @@ RESIDUAL_BOUND = 3.0
 """With the part prior, the network's composition logits are bounded to +-this (``c tanh(l / c)``):
 near a part's bone (``d^2 < 1 - 2c/p``) the part always wins, beyond ``d^2 > 1 + 2c/p`` the
 background does, and in between, and where parts meet, the network decides (docs/model.md)."""
+OFF_PERSON = 1.5
+"""With ``motion.person_mask``: a part's log-prior, in units of ``part_prior``, drops by this where
+the source pixel it would take is not the person's, so there the background wins (by
+``(OFF_PERSON - 1) * part_prior`` before the network's bounded residual)."""
 
 
 @float32
@@ -45,6 +49,7 @@ class DenseMotion(nn.Module):
         self.size = cfg.base_size
         self.variance = cfg.gaussian_variance
         self.part_prior = cfg.part_prior  # pose mode: body-part shapes steer the weights (part_shapes.py)
+        self.person_mask = cfg.person_mask  # source_small's 4th channel: the parts take only the person
         n1 = cfg.num_anchors + 1
         self.unet = UNet(4 * n1, cfg.block_expansion, cfg.num_blocks, cfg.max_features)
         self.weights = nn.Conv2d(self.unet.out_channels, n1, 3, padding=1)
@@ -55,46 +60,55 @@ class DenseMotion(nn.Module):
         self.confidence = nn.Conv2d(self.unet.out_channels, 1, 3, padding=1)
 
     def forward(self, source_small, kp_s, jac_s, kp_d, jac_d) -> dict[str, torch.Tensor]:
-        b, _, h, w = source_small.shape
+        """``source_small`` ``(B, 3, h, w)``, or ``(B, 4, h, w)`` with the person mask last."""
+        b, c, h, w = source_small.shape
         n1 = kp_s.shape[1] + 1
         transforms = local_transforms(kp_s, jac_s, kp_d, jac_d, h, w)  # (B, n+1, h, w, 2)
-        heat, dist, source_parts = motion_heatmaps(kp_s, jac_s, kp_d, jac_d, h, w, self.variance,
-                                                   self.part_prior > 0)
         deformed = warp(
-            source_small.unsqueeze(1).expand(b, n1, 3, h, w).reshape(b * n1, 3, h, w),
+            source_small.unsqueeze(1).expand(b, n1, c, h, w).reshape(b * n1, c, h, w),
             transforms.reshape(b * n1, h, w, 2),
-        ).reshape(b, n1 * 3, h, w)
-        feats = self.unet(torch.cat([heat, deformed], dim=1))
-        weights, field = compose(self.weights(feats), transforms, dist, self.part_prior)
+        ).reshape(b, n1, c, h, w)
+        # With the person mask: the source's (B, 1, h, w) and, per part k, its value at T_k(z) (B, n, h, w).
+        masks = (source_small[:, 3:], deformed[:, 1:, 3]) if self.person_mask else None
+        heat, dist, body = motion_heatmaps(kp_s, jac_s, kp_d, jac_d, h, w, self.variance, self.part_prior > 0, masks)
+        feats = self.unet(torch.cat([heat, deformed[:, :, :3].reshape(b, n1 * 3, h, w)], dim=1))
+        weights, field = compose(self.weights(feats), transforms, dist, self.part_prior,
+                                 None if masks is None else masks[1])
         confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)
         if self.part_prior > 0:  # the background is not seen where the source's body covers it
-            body = source_parts.amax(dim=1, keepdim=True)  # (B, 1, h, w): the background samples z itself
-            confidence = confidence * (1 - weights[:, :1] * body)
+            confidence = confidence * (1 - weights[:, :1] * body)  # the background samples z itself
         return {"field": field, "confidence": confidence, "weights": weights}
 
 
 @float32
-def motion_heatmaps(kp_s, jac_s, kp_d, jac_d, height: int, width: int, variance: float, parts: bool):
+def motion_heatmaps(kp_s, jac_s, kp_d, jac_d, height: int, width: int, variance: float, parts: bool, masks=None):
     """The dense motion network's heatmap input ``(B, n+1, H, W)`` (background first, zero) and,
-    with ``parts`` (pose mode's part prior), the driving parts' distances ``(B, n, H, W)`` and the
-    source parts' shapes ``(B, n, H, W)`` (else None, None)."""
+    with ``parts`` (pose mode's part prior), the driving parts' distances ``(B, n, H, W)`` and where
+    the source's body is ``(B, 1, H, W)`` (else None, None). ``masks``: the source's person mask
+    ``(B, 1, H, W)`` and its value under each part ``(B, n, H, W)``, which limit the parts to it."""
     if parts:
         dist = part_distances(kp_d, jac_d, height, width)
         source_parts = part_shapes(kp_s, jac_s, height, width)
-        heat = torch.exp(-dist**2) - source_parts
+        driving_parts = torch.exp(-dist**2)
+        if masks is not None:
+            source_parts, driving_parts = source_parts * masks[0], driving_parts * masks[1]
+        heat = driving_parts - source_parts
+        body = masks[0] if masks is not None else source_parts.amax(dim=1, keepdim=True)
     else:
-        dist = source_parts = None
+        dist = body = None
         heat = gaussian_heatmaps(kp_d, height, width, variance) - gaussian_heatmaps(kp_s, height, width, variance)
-    return torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1), dist, source_parts
+    return torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1), dist, body
 
 
 @float32
-def compose(logits, transforms, dist, part_prior: float):
+def compose(logits, transforms, dist, part_prior: float, on_person=None):
     """Composition ``weights`` ``(B, n+1, h, w)`` (a softmax over the background and the anchors, eq. 5)
     and the field ``F^0 = sum_k w_k T_k`` ``(B, h, w, 2)``. With the part prior the logits are the
-    parts' log-prior (the background's is -1) plus the network's, bounded to +-RESIDUAL_BOUND."""
+    parts' log-prior (the background's is -1) plus the network's, bounded to +-RESIDUAL_BOUND;
+    ``on_person`` ``(B, n, h, w)``, the source's person mask at ``T_k(z)``, lowers it off the person."""
     if part_prior > 0:
-        prior = torch.cat([-torch.ones_like(dist[:, :1]), -dist**2], dim=1)
+        parts = -dist**2 if on_person is None else -dist**2 - OFF_PERSON * (1 - on_person)
+        prior = torch.cat([-torch.ones_like(dist[:, :1]), parts], dim=1)
         logits = part_prior * prior + RESIDUAL_BOUND * torch.tanh(logits / RESIDUAL_BOUND)
     weights = torch.softmax(logits, dim=1)  # sums to 1 over the n+1 transforms
     return weights, (weights.unsqueeze(-1) * transforms).sum(dim=1)

@@ -13,6 +13,7 @@ import torch
 
 from internet_cli.checkpoint import Weights
 from internet_cli.model import DrivingReference, INTERnet, SourceState
+from internet_cli.pose.person import SourceMasker, source_pose_arrays
 
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -52,6 +53,7 @@ class TorchAnimator:
         self.size = weights.config.image_size
         self.device = device
         self.model: INTERnet = weights.build().to(device)
+        self._masker = SourceMasker()
 
     @property
     def pose_mode(self) -> bool:
@@ -61,8 +63,9 @@ class TorchAnimator:
     def encode_source(self, source: np.ndarray, anchors: tuple[np.ndarray, np.ndarray] | None = None) -> SourceState:
         """``source`` ``(S, S, 3)`` uint8 -> the per-source state; pose mode takes the source's
         ``anchors`` ``((1, n, 2), (1, n, 2, 2))`` (:class:`internet_cli.runtime.pose_motion.DrivingPose`)."""
-        kp, jac = (None, None) if anchors is None else (torch.from_numpy(a).to(self.device) for a in anchors)
-        return self.model.encode_source(to_tensor(source[None], self.device), kp, jac)
+        extra = () if anchors is None else source_pose_arrays(self.config, source, anchors, self._masker)
+        return self.model.encode_source(to_tensor(source[None], self.device),
+                                        *(torch.from_numpy(a).to(self.device) for a in extra))
 
     @torch.inference_mode()
     def reference(self, state: SourceState, first_frame: np.ndarray, relative: bool, adapt_scale: bool) -> DrivingReference:

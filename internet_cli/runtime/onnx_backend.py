@@ -18,7 +18,8 @@ import numpy as np
 
 from internet_cli.config import ModelConfig
 from internet_cli.errors import WeightsError
-from internet_cli.export.onnx import (FORMAT, FORMAT_VERSION, POSE_INPUTS, SOURCE_POSE_INPUTS, frame_input_names,
+from internet_cli.pose.person import SourceMasker, source_pose_arrays
+from internet_cli.export.onnx import (FORMAT, FORMAT_VERSION, POSE_INPUTS, source_pose_inputs, frame_input_names,
                                       graphs_for)
 from internet_cli.runtime.animator import anchor_scale
 
@@ -111,6 +112,7 @@ class OnnxAnimator:
         self.providers = self.sessions["frame"].get_providers()
         self.ort_device = ort_device(providers, self.providers)  # where the state lives
         self._frame_inputs = frame_input_names(self.config)
+        self._masker = SourceMasker()
         missing = set(self._frame_inputs) - {i.name for i in self.sessions["frame"].get_inputs()}
         if missing:
             raise WeightsError(f"{self.folder / 'frame.onnx'} lacks the inputs {sorted(missing)}; {_REEXPORT}")
@@ -129,7 +131,8 @@ class OnnxAnimator:
         sess = self.sessions["source_encoder"]
         feeds = {"source": _to_float(source[None])}
         if self.pose_mode:
-            feeds.update(zip(SOURCE_POSE_INPUTS, (np.ascontiguousarray(a, np.float32) for a in anchors)))
+            feeds.update(zip(source_pose_inputs(self.config),
+                             source_pose_arrays(self.config, source, anchors, self._masker)))
         binding = sess.io_binding()
         for name, array in feeds.items():
             binding.bind_cpu_input(name, array)

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from internet_cli.errors import BackendError, WeightsError
-from internet_cli.export.onnx import POSE_INPUTS, SOURCE_POSE_INPUTS, graphs_for
+from internet_cli.export.onnx import POSE_INPUTS, graphs_for, source_pose_inputs
+from internet_cli.pose.person import SourceMasker, source_pose_arrays
 from internet_cli.runtime.animator import to_tensor, to_uint8
 from internet_cli.runtime.onnx_backend import make_reference, read_export
 
@@ -102,6 +103,7 @@ class TensorRTAnimator:
         self.info = read_export(self.folder)
         self.config = self.info.config
         self.size = self.config.image_size
+        self._masker = SourceMasker()
         ensure_engines(self.folder, self.device, rebuild_stale=rebuild_stale, log=log)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         with torch.cuda.device(self.device):
@@ -127,7 +129,8 @@ class TensorRTAnimator:
         source's ``anchors`` ``((1, n, 2), (1, n, 2, 2))`` float32."""
         feeds = {"source": to_tensor(source[None], self.device)}
         if self.pose_mode:
-            feeds.update(zip(SOURCE_POSE_INPUTS, (self._tensor(a) for a in anchors)))
+            arrays = source_pose_arrays(self.config, source, anchors, self._masker)
+            feeds.update(zip(source_pose_inputs(self.config), (self._tensor(a) for a in arrays)))
         values = self.engines["source_encoder"](feeds)
         return TensorRTState(values, values["anchors"].float().cpu().numpy())
 

@@ -55,7 +55,8 @@ class GeneratorObjective(nn.Module):
         cfg = self.cfg
         source, driving = batch["source"], batch["driving"]
         pose_mode = self.model.pose_mode
-        out = self.model(source, driving, {k: batch[k] for k in POSE_KEYS} if pose_mode else None)
+        pose = {k: batch[k] for k in (*POSE_KEYS, "source_mask") if k in batch} if pose_mode else None
+        out = self.model(source, driving, pose)
         pred = out["prediction"]
         losses: dict[str, torch.Tensor] = {}
         if self.perceptual is not None:

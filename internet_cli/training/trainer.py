@@ -55,6 +55,7 @@ class RunSpec:
     anchors: str | None = None  # with init_weights of the other kind: convert them (learned <-> pose)
     part_prior: float | None = None  # pose mode: set motion.part_prior (None: the preset's or the weights')
     pass_through: str | None = None  # set generator.pass_through (None: the preset's or the weights')
+    person_mask: bool | None = None  # pose mode: set motion.person_mask (None: the preset's or the weights')
     vgg_weights: Path | None = None
     device: str = "auto"
 
@@ -148,7 +149,7 @@ class Trainer:
         entries = scan_split(Path(spec.data), "train")
         data_cfg = DataConfig(size=self.cfg.image_size or spec.model.image_size, seed=self.cfg.seed,
                               flow="none" if spec.loss.temporal_mode == "none" else "dis",
-                              pose=self.model.pose_mode)
+                              pose=self.model.pose_mode, person_mask=self.model.config.motion.person_mask)
         self.dataset = VideoPairDataset(spec.data, "train", data_cfg, length=len(entries) * self.cfg.repeats,
                                         entries=entries)
         self.sampler = DistributedSampler(self.dataset, num_replicas=self.dist.world_size, rank=self.dist.rank,
@@ -184,11 +185,11 @@ class Trainer:
         return INTERnet(self.spec.model)
 
     def _with_overrides(self, config):
-        """``config`` with the spec's ``part_prior`` and ``pass_through``, where it gives them."""
+        """``config`` with the spec's ``part_prior``, ``pass_through`` and ``person_mask``, where it gives them."""
         from internet_cli.config import with_options
 
         try:
-            return with_options(config, self.spec.part_prior, self.spec.pass_through)
+            return with_options(config, self.spec.part_prior, self.spec.pass_through, self.spec.person_mask)
         except ValueError as exc:
             from internet_cli.errors import InputError
 

@@ -7,7 +7,7 @@ import torch
 from internet_cli.config import ModelConfig, MotionConfig, preset
 from internet_cli.model import INTERnet
 from internet_cli.motion.geometry import make_coordinate_grid
-from internet_cli.motion.part_shapes import part_distances
+from internet_cli.motion.part_shapes import part_distances, part_shapes
 from internet_cli.pose import skeleton as sk
 from internet_cli.pose.parts import part_frames, part_motion
 from tests.pose.skeletons import standing
@@ -62,14 +62,26 @@ def _pose_model(prior: float) -> INTERnet:
     return INTERnet(dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, part_prior=prior))).eval()
 
 
-def _animate(prior: float, src_lm, drv_lm) -> dict[str, torch.Tensor]:
+def _body_mask(lm, size: int, parts=None) -> torch.Tensor:
+    """A person mask ``(1, 1, size, size)``: where the (listed) parts' shapes reach their capsules' edge."""
+    kp, jac, _ = part_frames(lm)
+    shapes = part_shapes(torch.tensor(kp[None]).float(), torch.tensor(jac[None]).float(), size, size)
+    shapes = shapes if parts is None else shapes[:, [PART[p] for p in parts]]
+    return (shapes.amax(dim=1, keepdim=True) >= np.exp(-1.0)).float()
+
+
+def _animate(prior: float, src_lm, drv_lm, mask_parts=None) -> dict[str, torch.Tensor]:
     """An untrained pose model with the part prior ``prior`` on a random image, source landmarks
-    ``src_lm`` driven to ``drv_lm``: the model's outputs (weights, confidence, ...)."""
+    ``src_lm`` driven to ``drv_lm``, the source's person mask covering ``mask_parts`` (all: the
+    whole body): the model's outputs (weights, confidence, ...)."""
     model = _pose_model(prior)
-    img = torch.rand(1, 3, model.config.image_size, model.config.image_size)
+    s = model.config.image_size
+    img = torch.rand(1, 3, s, s)
     m = part_motion(src_lm, drv_lm)
+    pose = {k: torch.from_numpy(v[None]) for k, v in m.items() if k != "visible"}
+    pose["source_mask"] = _body_mask(src_lm, s, mask_parts)
     with torch.no_grad():
-        return model(img, img, {k: torch.from_numpy(v[None]) for k, v in m.items() if k != "visible"})
+        return model(img, img, pose)
 
 
 def test_the_prior_gives_a_moved_forearm_its_own_transform():
@@ -84,7 +96,9 @@ def test_the_prior_gives_a_moved_forearm_its_own_transform():
 def test_no_prior_is_the_paper_model_and_old_configs_load_without_it():
     data = dataclasses.asdict(preset("tiny", "pose"))
     data["motion"].pop("part_prior")
-    assert ModelConfig.from_dict(data).motion.part_prior == 0.0
+    data["motion"].pop("person_mask")
+    old = ModelConfig.from_dict(data).motion
+    assert old.part_prior == 0.0 and not old.person_mask
     assert preset("tiny").motion.part_prior == 0.0 and preset("tiny", "pose").motion.part_prior > 0
 
 
@@ -102,3 +116,33 @@ def test_m_is_low_where_the_background_is_hidden_by_the_source_body():
     w_bg, m_old_arm = _at(out["weights"][0, 0], old_arm), _at(out["confidence"][0, 0], old_arm)
     m_far = _at(out["confidence"][0, 0], (0.9, 0.9))
     assert w_bg > 0.9 and m_old_arm < 0.1 and m_far > 0.3
+
+
+def test_a_part_takes_only_the_source_person_pixels():
+    """The person mask limits the parts to the person: a moved forearm whose source pixels the
+    mask leaves out loses the forearm's weight."""
+    src_lm, drv_lm = standing(), standing(arm_angle=1.2)
+    forearm = (drv_lm[sk.L_ELBOW, :2] + drv_lm[sk.L_WRIST, :2]) / 2
+    on = _at(_animate(8.0, src_lm, drv_lm)["weights"][0], forearm)
+    off = _at(_animate(8.0, src_lm, drv_lm, mask_parts=("head",))["weights"][0], forearm)
+    assert int(on.argmax()) == 1 + PART["left_forearm"] and float(on.max()) > 0.5
+    assert float(off[1 + PART["left_forearm"]]) < 0.1
+
+
+def test_a_mask_over_everything_leaves_the_composition_weights_as_without_one():
+    torch.manual_seed(0)
+    cfg = preset("tiny", "pose")
+    assert cfg.motion.person_mask  # new pose models have it
+    with_mask = INTERnet(cfg).eval()
+    without = INTERnet(dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, person_mask=False))).eval()
+    without.load_state_dict(with_mask.state_dict())
+    s = cfg.image_size
+    img = torch.rand(1, 3, s, s)
+    pose = {k: torch.from_numpy(v[None]) for k, v in part_motion(standing(), standing(arm_angle=1.2)).items()
+            if k != "visible"}
+    with torch.no_grad():
+        a = with_mask(img, img, {**pose, "source_mask": torch.ones(1, 1, s, s)})["weights"]
+        b = without(img, img, pose)["weights"]
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="person mask"):
+        with_mask(img, img, pose)

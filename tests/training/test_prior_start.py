@@ -8,7 +8,7 @@ from internet_cli.training.trainer import _prior_start
 
 
 def _with_prior(cfg, p):
-    return dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, part_prior=p))
+    return dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, part_prior=p, person_mask=p > 0))
 
 
 def test_weights_without_the_prior_start_it_from_the_nearest_part():
