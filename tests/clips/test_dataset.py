@@ -249,3 +249,18 @@ def test_length_maps_indices_onto_videos(root):
         ds[5]
     with pytest.raises(ValueError):
         VideoPairDataset(root, "train", DataConfig(size=S), length=0)
+
+
+def test_the_source_mask_is_the_source_frames_and_flips_with_it(root, monkeypatch):
+    from internet_cli.pose import person
+
+    def fake_masker():  # stands in for MediaPipe here: the mask's left half (tests/pose/test_person.py runs it)
+        return lambda rgb: np.pad(np.ones((1, 1, rgb.shape[0], rgb.shape[1] // 2), np.float32),
+                                  ((0, 0), (0, 0), (0, 0), (0, rgb.shape[1] - rgb.shape[1] // 2)))
+
+    monkeypatch.setattr(person, "SourceMasker", fake_masker)
+    plain = VideoPairDataset(root, "train", DataConfig(size=S, person_mask=True, flip=0.0))[0]["source_mask"]
+    flipped = VideoPairDataset(root, "train", DataConfig(size=S, person_mask=True, flip=1.0))[0]["source_mask"]
+    assert plain.shape == (1, S, S) and plain[0, :, : S // 2].min() == 1 and plain[0, :, S // 2:].max() == 0
+    assert torch.equal(flipped, plain.flip(-1))
+    assert "source_mask" not in VideoPairDataset(root, "train", DataConfig(size=S))[0]
