@@ -156,7 +156,8 @@ def test_a_whole_forward_under_autocast_keeps_stage_one_float32(anchors):
     if anchors == "pose":
         kp, jac, _ = part_frames(standing(arm_angle=1.0))
         kp, jac = torch.tensor(np.stack([kp] * 2)).float(), torch.tensor(np.stack([jac] * 2)).float()
-        pose = {"kp_source": kp, "jac_source": jac, "kp_driving": kp + 0.02, "jac_driving": jac}
+        pose = {"kp_source": kp, "jac_source": jac, "kp_driving": kp + 0.02, "jac_driving": jac,
+                "source_mask": torch.rand(2, 1, 64, 64)}
     with torch.no_grad(), bf16_autocast():
         out = model(source, driving, pose)
     for key in ("field", "weights", "kp_driving", "jac_driving"):
