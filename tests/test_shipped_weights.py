@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from internet_cli.checkpoint import DEFAULT_WEIGHTS, load_weights
-from internet_cli.config import preset
+from internet_cli.config import preset, with_options
 from internet_cli.runtime.animator import TorchAnimator
 
 LEARNED = DEFAULT_WEIGHTS.with_name("internet-512-learned.safetensors")
@@ -22,7 +22,8 @@ CARDS = {DEFAULT_WEIGHTS: DEFAULT_WEIGHTS.parent / "README.md", LEARNED: DEFAULT
 EXAMPLES = DEFAULT_WEIGHTS.parent.parent / "examples"
 
 
-@pytest.mark.parametrize("path, config", [(DEFAULT_WEIGHTS, preset("lite-512", anchors="pose")),
+# The shipped pose file was trained before motion.person_mask existed: the pose preset without it.
+@pytest.mark.parametrize("path, config", [(DEFAULT_WEIGHTS, with_options(preset("lite-512", anchors="pose"), person_mask=False)),
                                           (LEARNED, preset("lite-512"))], ids=["pose", "learned"])
 def test_each_card_describes_its_file(path: Path, config):
     w = load_weights(path)

@@ -71,11 +71,9 @@ def ncc(a: np.ndarray, b: np.ndarray) -> float:
 
 def person_mask(probability: np.ndarray) -> np.ndarray:
     """A segmentation probability -> the dilated boolean person mask."""
-    import cv2
+    from internet_cli.pose.person import dilated
 
-    r = max(1, int(round(DILATE * max(probability.shape))))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    return cv2.dilate((probability >= 0.5).astype(np.uint8), kernel).astype(bool)
+    return dilated(probability, DILATE).astype(bool)
 
 
 def background_difference(out: np.ndarray, source: np.ndarray, mask_out: np.ndarray, mask_src: np.ndarray) -> float:

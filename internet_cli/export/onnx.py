@@ -52,11 +52,6 @@ GRAPHS = ("source_encoder", "detector", "frame")
 POSE_INPUTS = ("driving_anchors", "driving_affines")
 SOURCE_POSE_INPUTS = ("source_anchors", "source_affines")
 SOURCE_MASK_INPUT = "source_mask"  # with motion.person_mask (internet_cli/pose/person.py)
-
-
-def source_pose_inputs(config) -> tuple[str, ...]:
-    """The pose-mode source encoder's inputs besides ``source``."""
-    return (*SOURCE_POSE_INPUTS, SOURCE_MASK_INPUT) if config.motion.person_mask else SOURCE_POSE_INPUTS
 DEFAULT_OPSET = 18
 MIN_OPSET = 16  # GridSample
 FP32_TOLERANCE = 1e-4  # source encoder (relative to the features' magnitude) and detector
@@ -99,6 +94,11 @@ def is_pose(config) -> bool:
 def graphs_for(config) -> tuple[str, ...]:
     """The graphs an export of ``config`` holds (pose mode: no detector)."""
     return ("source_encoder", "frame") if is_pose(config) else GRAPHS
+
+
+def source_pose_inputs(config) -> tuple[str, ...]:
+    """The pose-mode source encoder's inputs besides ``source``."""
+    return (*SOURCE_POSE_INPUTS, SOURCE_MASK_INPUT) if config.motion.person_mask else SOURCE_POSE_INPUTS
 
 
 def frame_input_names(config) -> list[str]:

@@ -16,14 +16,22 @@ DILATE = 0.015
 """Dilation (and edge blur) of the mask, as a share of the image side."""
 
 
+def dilated(probability: np.ndarray, share: float) -> np.ndarray:
+    """A segmentation probability ``(H, W)`` -> the person (``>= 0.5``) dilated by a disc of
+    ``share`` of the side, ``(H, W)`` uint8 in {0, 1}."""
+    import cv2
+
+    r = max(1, int(round(share * max(probability.shape))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate((probability >= 0.5).astype(np.uint8), kernel)
+
+
 def soft_mask(probability: np.ndarray) -> np.ndarray:
     """A segmentation probability ``(H, W)`` -> the soft person mask ``(H, W)`` float32 in [0, 1]."""
     import cv2
 
     r = max(1, int(round(DILATE * max(probability.shape))))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    hard = cv2.dilate((probability >= 0.5).astype(np.uint8), kernel).astype(np.float32)
-    return cv2.GaussianBlur(hard, (2 * r + 1, 2 * r + 1), r / 2.0)
+    return cv2.GaussianBlur(dilated(probability, DILATE).astype(np.float32), (2 * r + 1, 2 * r + 1), r / 2.0)
 
 
 class SourceMasker:

@@ -251,16 +251,22 @@ def test_length_maps_indices_onto_videos(root):
         VideoPairDataset(root, "train", DataConfig(size=S), length=0)
 
 
-def test_the_source_mask_is_the_source_frames_and_flips_with_it(root, monkeypatch):
-    from internet_cli.pose import person
+def test_the_source_mask_is_the_source_frames_and_flips_with_it(tmp_path):
+    """Real MediaPipe on a synthetic dancer: the sample's mask is the source frame's (it holds the
+    dancer, who is not left-right symmetric) and is mirrored with a flipped sample."""
+    from internet_cli.clips.synth import render_video
+    from internet_cli.video.writer import VideoWriter
 
-    def fake_masker():  # stands in for MediaPipe here: the mask's left half (tests/pose/test_person.py runs it)
-        return lambda rgb: np.pad(np.ones((1, 1, rgb.shape[0], rgb.shape[1] // 2), np.float32),
-                                  ((0, 0), (0, 0), (0, 0), (0, rgb.shape[1] - rgb.shape[1] // 2)))
-
-    monkeypatch.setattr(person, "SourceMasker", fake_masker)
-    plain = VideoPairDataset(root, "train", DataConfig(size=S, person_mask=True, flip=0.0))[0]["source_mask"]
-    flipped = VideoPairDataset(root, "train", DataConfig(size=S, person_mask=True, flip=1.0))[0]["source_mask"]
-    assert plain.shape == (1, S, S) and plain[0, :, : S // 2].min() == 1 and plain[0, :, S // 2:].max() == 0
+    (tmp_path / "train").mkdir()
+    video = render_video(5, 3, 128)
+    with VideoWriter(tmp_path / "train" / "dancer.mp4", fps=30, size=128, crf=12) as w:
+        for frame in video.frames:
+            w.write(frame)
+    cfg = dict(size=128, person_mask=True, min_offset=0, jitter=0.0)
+    plain = VideoPairDataset(tmp_path, "train", DataConfig(flip=0.0, **cfg))[0]["source_mask"]
+    flipped = VideoPairDataset(tmp_path, "train", DataConfig(flip=1.0, **cfg))[0]["source_mask"]
+    body = torch.from_numpy(video.mask[0] > 0)
+    assert plain.shape == (1, 128, 128) and float(plain[0][body].mean()) > 0.95
+    assert not torch.equal(plain, plain.flip(-1))
     assert torch.equal(flipped, plain.flip(-1))
-    assert "source_mask" not in VideoPairDataset(root, "train", DataConfig(size=S))[0]
+    assert "source_mask" not in VideoPairDataset(tmp_path, "train", DataConfig(size=128, min_offset=0))[0]
