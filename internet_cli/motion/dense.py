@@ -10,18 +10,23 @@ import torch
 from torch import nn
 
 from internet_cli.config import MotionConfig
+from internet_cli.pose import skeleton as sk
 from internet_cli.motion.geometry import float32, gaussian_heatmaps, inverse_2x2, make_coordinate_grid, warp
-from internet_cli.motion.part_shapes import part_distances, part_shapes
+from internet_cli.motion.part_shapes import DRAW_ORDER, part_distances, part_shapes
 from internet_cli.motion.unet import UNet
 
 RESIDUAL_BOUND = 3.0
 """With the part prior, the network's composition logits are bounded to +-this (``c tanh(l / c)``):
 near a part's bone (``d^2 < 1 - 2c/p``) the part always wins, beyond ``d^2 > 1 + 2c/p`` the
 background does, and in between, and where parts meet, the network decides (docs/model.md)."""
-OFF_PERSON = 1.5
-"""With ``motion.person_mask``: a part's log-prior, in units of ``part_prior``, drops by this where
-the source pixel it would take is not the person's, so there the background wins (by
-``(OFF_PERSON - 1) * part_prior`` before the network's bounded residual)."""
+OWNERSHIP_SHARPNESS = 20.0
+"""With ``motion.person_mask``: the source's person pixels go to the nearest part by a softmax
+over the parts of ``-this * d`` (``d`` in limb radii, :func:`part_distances`): a part 0.1 radius
+nearer than the next owns 88% of a pixel, so an arm hanging beside the body stays the arm's."""
+DEPTH_STEP = 0.05
+"""With ``motion.person_mask``: where several parts own a driving pixel, the one drawn in front
+wins; each step back to front (:data:`~internet_cli.motion.part_shapes.DRAW_ORDER`) raises a
+part's log-prior at full ownership by twice this, in units of ``part_prior``."""
 
 
 @float32
@@ -61,19 +66,22 @@ class DenseMotion(nn.Module):
 
     def forward(self, source_small, kp_s, jac_s, kp_d, jac_d) -> dict[str, torch.Tensor]:
         """``source_small`` ``(B, 3, h, w)``, or ``(B, 4, h, w)`` with the person mask last."""
-        b, c, h, w = source_small.shape
+        b, _, h, w = source_small.shape
         n1 = kp_s.shape[1] + 1
         transforms = local_transforms(kp_s, jac_s, kp_d, jac_d, h, w)  # (B, n+1, h, w, 2)
         deformed = warp(
-            source_small.unsqueeze(1).expand(b, n1, c, h, w).reshape(b * n1, c, h, w),
+            source_small[:, :3].unsqueeze(1).expand(b, n1, 3, h, w).reshape(b * n1, 3, h, w),
             transforms.reshape(b * n1, h, w, 2),
-        ).reshape(b, n1, c, h, w)
-        # With the person mask: the source's (B, 1, h, w) and, per part k, its value at T_k(z) (B, n, h, w).
-        masks = (source_small[:, 3:], deformed[:, 1:, 3]) if self.person_mask else None
+        ).reshape(b, n1, 3, h, w)
+        masks = own = None
+        if self.person_mask:  # each part's share of the source's person pixels, there and at T_k(z)
+            own_source = source_ownership(source_small[:, 3:], kp_s, jac_s)  # (B, n, h, w)
+            own = warp(own_source.reshape(b * (n1 - 1), 1, h, w),
+                       transforms[:, 1:].reshape(b * (n1 - 1), h, w, 2)).reshape(b, n1 - 1, h, w)
+            masks = (source_small[:, 3:], own_source, own)
         heat, dist, body = motion_heatmaps(kp_s, jac_s, kp_d, jac_d, h, w, self.variance, self.part_prior > 0, masks)
-        feats = self.unet(torch.cat([heat, deformed[:, :, :3].reshape(b, n1 * 3, h, w)], dim=1))
-        weights, field = compose(self.weights(feats), transforms, dist, self.part_prior,
-                                 None if masks is None else masks[1])
+        feats = self.unet(torch.cat([heat, deformed.reshape(b, n1 * 3, h, w)], dim=1))
+        weights, field = compose(self.weights(feats), transforms, dist, self.part_prior, own)
         confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)
         if self.part_prior > 0:  # the background is not seen where the source's body covers it
             confidence = confidence * (1 - weights[:, :1] * body)  # the background samples z itself
@@ -81,34 +89,54 @@ class DenseMotion(nn.Module):
 
 
 @float32
+def source_ownership(mask, kp_s, jac_s):
+    """Each part's share of the source's person pixels ``(B, n, h, w)``: the person ``mask``
+    ``(B, 1, h, w)`` split among the parts by nearness (:data:`OWNERSHIP_SHARPNESS`), the
+    nearest-part baseline's rule, soft (:mod:`internet_cli.runtime.nearest_part`)."""
+    d = part_distances(kp_s, jac_s, mask.shape[2], mask.shape[3])
+    return mask * torch.softmax(-OWNERSHIP_SHARPNESS * d, dim=1)
+
+
+@float32
 def motion_heatmaps(kp_s, jac_s, kp_d, jac_d, height: int, width: int, variance: float, parts: bool, masks=None):
     """The dense motion network's heatmap input ``(B, n+1, H, W)`` (background first, zero) and,
     with ``parts`` (pose mode's part prior), the driving parts' distances ``(B, n, H, W)`` and where
-    the source's body is ``(B, 1, H, W)`` (else None, None). ``masks``: the source's person mask
-    ``(B, 1, H, W)`` and its value under each part ``(B, n, H, W)``, which limit the parts to it."""
-    if parts:
+    the source's body is ``(B, 1, H, W)`` (else None, None). ``masks`` (``motion.person_mask``):
+    the source's person mask ``(B, 1, H, W)`` and the parts' ownership of it
+    (:func:`source_ownership`) in the source and at ``T_k(z)`` ``(B, n, H, W)``; the heatmaps are
+    then the ownership's change, in place of the part shapes'."""
+    if masks is not None:
+        body, own_source, own = masks
+        heat, dist = own - own_source, part_distances(kp_d, jac_d, height, width)
+    elif parts:
         dist = part_distances(kp_d, jac_d, height, width)
         source_parts = part_shapes(kp_s, jac_s, height, width)
-        driving_parts = torch.exp(-dist**2)
-        if masks is not None:
-            source_parts, driving_parts = source_parts * masks[0], driving_parts * masks[1]
-        heat = driving_parts - source_parts
-        body = masks[0] if masks is not None else source_parts.amax(dim=1, keepdim=True)
+        heat = torch.exp(-dist**2) - source_parts
+        body = source_parts.amax(dim=1, keepdim=True)
     else:
         dist = body = None
         heat = gaussian_heatmaps(kp_d, height, width, variance) - gaussian_heatmaps(kp_s, height, width, variance)
     return torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1), dist, body
 
 
+_DEPTH = torch.tensor([DRAW_ORDER.index(p.name) for p in sk.PARTS], dtype=torch.float32)
+
+
 @float32
-def compose(logits, transforms, dist, part_prior: float, on_person=None):
+def compose(logits, transforms, dist, part_prior: float, own=None):
     """Composition ``weights`` ``(B, n+1, h, w)`` (a softmax over the background and the anchors, eq. 5)
     and the field ``F^0 = sum_k w_k T_k`` ``(B, h, w, 2)``. With the part prior the logits are the
-    parts' log-prior (the background's is -1) plus the network's, bounded to +-RESIDUAL_BOUND;
-    ``on_person`` ``(B, n, h, w)``, the source's person mask at ``T_k(z)``, lowers it off the person."""
+    parts' log-prior plus the network's, bounded to +-RESIDUAL_BOUND. The log-prior, in units of
+    ``part_prior``: the background's -1 and a part's ``-d^2``; or, given the parts' ownership of
+    the source's person at ``T_k(z)`` ``own`` ``(B, n, h, w)``, a part's ``2 own (1 + DEPTH_STEP depth) - 2``:
+    a driving pixel takes the part whose source pixel it lands on (owned more than half), the
+    frontmost where several do, and the background where none does."""
     if part_prior > 0:
-        parts = -dist**2 if on_person is None else -dist**2 - OFF_PERSON * (1 - on_person)
-        prior = torch.cat([-torch.ones_like(dist[:, :1]), parts], dim=1)
+        if own is None:
+            prior = torch.cat([-torch.ones_like(dist[:, :1]), -dist**2], dim=1)
+        else:
+            depth = 1.0 + DEPTH_STEP * _DEPTH.to(own.device).view(1, -1, 1, 1)
+            prior = torch.cat([-torch.ones_like(own[:, :1]), 2.0 * own * depth - 2.0], dim=1)
         logits = part_prior * prior + RESIDUAL_BOUND * torch.tanh(logits / RESIDUAL_BOUND)
     weights = torch.softmax(logits, dim=1)  # sums to 1 over the n+1 transforms
     return weights, (weights.unsqueeze(-1) * transforms).sum(dim=1)

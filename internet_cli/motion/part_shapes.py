@@ -36,6 +36,10 @@ HEAD_RADIUS = 0.75
 DISTAL_REACH = 0.3
 """How far forearms and shins reach past their bone's end, as a share of the bone (hand, foot)."""
 
+DRAW_ORDER = ("torso", "left_thigh", "right_thigh", "left_shin", "right_shin", "head",
+              "left_upper_arm", "right_upper_arm", "left_forearm", "right_forearm")
+"""The parts back to front: where a moved forearm crosses the torso, the forearm is seen."""
+
 _HEAD = next(i for i, p in enumerate(sk.PARTS) if p.name == "head")
 _TORSO = next(i for i, p in enumerate(sk.PARTS) if p.name == "torso")
 _LIMBS = [i for i, p in enumerate(sk.PARTS) if p.bone is not None]

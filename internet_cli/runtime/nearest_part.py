@@ -21,12 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from internet_cli.motion.part_shapes import HEAD_RADIUS, LIMB_RADIUS  # the model's part shapes' radii
+from internet_cli.motion.part_shapes import DRAW_ORDER, HEAD_RADIUS, LIMB_RADIUS  # the model's part shapes
 from internet_cli.pose import skeleton as sk
 from internet_cli.pose.parts import LIMB_UNIT, TORSO_TEMPLATE, inverse
 
-DRAW_ORDER = ("torso", "left_thigh", "right_thigh", "left_shin", "right_shin", "head",
-              "left_upper_arm", "right_upper_arm", "left_forearm", "right_forearm")
 NO_PART = 255
 
 

@@ -7,7 +7,7 @@ import torch
 from internet_cli.config import ModelConfig, MotionConfig, preset
 from internet_cli.model import INTERnet
 from internet_cli.motion.geometry import make_coordinate_grid
-from internet_cli.motion.part_shapes import part_distances, part_shapes
+from internet_cli.motion.part_shapes import part_distances
 from internet_cli.pose import skeleton as sk
 from internet_cli.pose.parts import part_frames, part_motion
 from tests.pose.skeletons import standing
@@ -57,29 +57,33 @@ def test_the_hand_beyond_the_wrist_belongs_to_the_forearm():
 
 
 def _pose_model(prior: float) -> INTERnet:
+    """The tiny pose preset, its motion field at 64x64 (as fine as a real model's, relative to the
+    limbs: at 16x16 a forearm is a pixel wide)."""
     torch.manual_seed(0)
     cfg = preset("tiny", "pose")
-    return INTERnet(dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, part_prior=prior))).eval()
+    motion = dataclasses.replace(cfg.motion, part_prior=prior, base_size=64)
+    return INTERnet(dataclasses.replace(cfg, motion=motion, image_size=256)).eval()
 
 
-def _body_mask(lm, size: int, parts=None) -> torch.Tensor:
-    """A person mask ``(1, 1, size, size)``: where the (listed) parts' shapes reach their capsules' edge."""
+def _body_mask(lm, size: int, parts=None, reach: float = 1.0) -> torch.Tensor:
+    """A person mask ``(1, 1, size, size)``: within ``reach`` limb radii of the (listed) parts
+    (1: their capsules' edge)."""
     kp, jac, _ = part_frames(lm)
-    shapes = part_shapes(torch.tensor(kp[None]).float(), torch.tensor(jac[None]).float(), size, size)
-    shapes = shapes if parts is None else shapes[:, [PART[p] for p in parts]]
-    return (shapes.amax(dim=1, keepdim=True) >= np.exp(-1.0)).float()
+    d = part_distances(torch.tensor(kp[None]).float(), torch.tensor(jac[None]).float(), size, size)
+    d = d if parts is None else d[:, [PART[p] for p in parts]]
+    return (d.amin(dim=1, keepdim=True) <= reach).float()
 
 
-def _animate(prior: float, src_lm, drv_lm, mask_parts=None) -> dict[str, torch.Tensor]:
+def _animate(prior: float, src_lm, drv_lm, mask_parts=None, reach: float = 1.0) -> dict[str, torch.Tensor]:
     """An untrained pose model with the part prior ``prior`` on a random image, source landmarks
     ``src_lm`` driven to ``drv_lm``, the source's person mask covering ``mask_parts`` (all: the
-    whole body): the model's outputs (weights, confidence, ...)."""
+    whole body) to ``reach`` limb radii: the model's outputs (weights, confidence, ...)."""
     model = _pose_model(prior)
     s = model.config.image_size
     img = torch.rand(1, 3, s, s)
     m = part_motion(src_lm, drv_lm)
     pose = {k: torch.from_numpy(v[None]) for k, v in m.items() if k != "visible"}
-    pose["source_mask"] = _body_mask(src_lm, s, mask_parts)
+    pose["source_mask"] = _body_mask(src_lm, s, mask_parts, reach)
     with torch.no_grad():
         return model(img, img, pose)
 
@@ -88,7 +92,7 @@ def test_the_prior_gives_a_moved_forearm_its_own_transform():
     """An untrained network with the part prior: the pixels of the driving forearm take the
     forearm's weight, so they sample the source forearm."""
     src_lm, drv_lm = standing(), standing(arm_angle=1.2)
-    out = _animate(4.0, src_lm, drv_lm)
+    out = _animate(8.0, src_lm, drv_lm)
     w = _at(out["weights"][0], (drv_lm[sk.L_ELBOW, :2] + drv_lm[sk.L_WRIST, :2]) / 2)
     assert int(w.argmax()) == 1 + PART["left_forearm"] and float(w.max()) > 0.5
 
@@ -129,20 +133,42 @@ def test_a_part_takes_only_the_source_person_pixels():
     assert float(off[1 + PART["left_forearm"]]) < 0.1
 
 
-def test_a_mask_over_everything_leaves_the_composition_weights_as_without_one():
-    torch.manual_seed(0)
+def test_a_part_takes_all_of_its_person_pixels_even_beyond_its_capsule():
+    """A wide sleeve: the person mask reaches 1.8 limb radii from the bones. Between the moved
+    forearm's capsule edge and the sleeve's edge a pixel lands on the source's sleeve, nearest the
+    forearm, so it takes the forearm (the nearest-part rule); past the sleeve the background wins."""
+    src_lm, drv_lm = standing(arm_angle=1.5), standing(arm_angle=0.7)
+    out = _animate(8.0, src_lm, drv_lm, reach=1.8)["weights"][0]
+    kp, jac, _ = part_frames(drv_lm)
+    d = part_distances(torch.tensor(kp[None]).float(), torch.tensor(jac[None]).float(), *out.shape[1:])[0]
+    others = torch.cat([d[:PART["left_forearm"]], d[PART["left_forearm"] + 1:]]).amin(0)
+    sleeve = (d[PART["left_forearm"]] > 1.2) & (d[PART["left_forearm"]] < 1.5) & (others > 3)
+    beyond = (d[PART["left_forearm"]] > 2.3) & (d[PART["left_forearm"]] < 3) & (others > 3)
+    assert sleeve.sum() > 5 and beyond.sum() > 5
+    assert float(out[1 + PART["left_forearm"]][sleeve].min()) > 0.5
+    assert float(out[0][beyond].min()) > 0.9
+
+
+def test_a_forearm_moved_across_the_torso_is_drawn_in_front_of_it():
+    """The left arm folded across the chest: where the driving forearm lies over the torso, both
+    parts land on their own source pixels, and the forearm wins."""
+    src_lm = standing()
+    drv_lm = standing()
+    drv_lm[sk.L_ELBOW, :2] = drv_lm[sk.L_SHOULDER, :2] + (0.0, 0.18)
+    drv_lm[sk.L_WRIST, :2] = drv_lm[sk.L_ELBOW, :2] + (-0.16, 0.0)
+    drv_lm[[17, 19, 21], :2] = drv_lm[sk.L_WRIST, :2] + (-0.03, 0.0)
+    out = _animate(8.0, src_lm, drv_lm)["weights"][0]
+    w = _at(out, (drv_lm[sk.L_ELBOW, :2] * 0.4 + drv_lm[sk.L_WRIST, :2] * 0.6))
+    assert int(w.argmax()) == 1 + PART["left_forearm"], w
+
+
+def test_a_model_with_the_person_mask_refuses_to_run_without_it():
     cfg = preset("tiny", "pose")
     assert cfg.motion.person_mask  # new pose models have it
-    with_mask = INTERnet(cfg).eval()
-    without = INTERnet(dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, person_mask=False))).eval()
-    without.load_state_dict(with_mask.state_dict())
+    model = INTERnet(cfg).eval()
     s = cfg.image_size
     img = torch.rand(1, 3, s, s)
     pose = {k: torch.from_numpy(v[None]) for k, v in part_motion(standing(), standing(arm_angle=1.2)).items()
             if k != "visible"}
-    with torch.no_grad():
-        a = with_mask(img, img, {**pose, "source_mask": torch.ones(1, 1, s, s)})["weights"]
-        b = without(img, img, pose)["weights"]
-    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="person mask"):
-        with_mask(img, img, pose)
+        model(img, img, pose)
