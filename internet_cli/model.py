@@ -15,9 +15,10 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 from internet_cli.config import ModelConfig
-from internet_cli.generation.generator import Decoder, SourceEncoder, deform
+from internet_cli.generation.generator import Decoder, SourceEncoder, background_plate, deform
 from internet_cli.motion.anchors import AnchorDetector
 from internet_cli.motion.dense import DenseMotion
 from internet_cli.motion.geometry import float32, inverse_2x2, resize, warp
@@ -101,7 +102,13 @@ class INTERnet(nn.Module):
 
         motion = self.dense_motion(batch(state.image_small), batch(state.anchors), batch(state.affines), kp_d, jac_d)
         deformed = deform([batch(f) for f in state.features], motion["field"], motion["confidence"])
-        motion["prediction"] = self.decoder(deformed, warp(batch(state.image), motion["field"]), motion["confidence"])
+        image = batch(state.image)
+        prediction = self.decoder(deformed, warp(image, motion["field"]), motion["confidence"])
+        if self.config.motion.person_mask:  # where the background would show the source's person: a plate
+            person, hidden = (F.interpolate(motion[k], size=image.shape[2:], mode="bilinear", align_corners=True)
+                              for k in ("person", "hidden"))
+            prediction = (1 - hidden) * prediction + hidden * background_plate(image, person)
+        motion["prediction"] = prediction
         return motion
 
     def animate(self, state: SourceState, driving: torch.Tensor, ref: DrivingReference) -> torch.Tensor:

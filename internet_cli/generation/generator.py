@@ -93,3 +93,23 @@ def deform(features: list[torch.Tensor], field: torch.Tensor, confidence: torch.
             confidence = F.interpolate(confidence, size=(h, w), mode="bilinear", align_corners=True)
         out.append(confidence * warp(feat, field))
     return out
+
+
+def background_plate(image: torch.Tensor, person: torch.Tensor) -> torch.Tensor:
+    """The background without the person ``(B, 3, S, S)``: ``image`` ``(B, 3, S, S)`` with the
+    pixels of ``person`` ``(B, 1, S, S)`` (a soft mask in [0, 1]) filled from the background
+    around them, by push-pull: the known pixels' weighted means on a pyramid down to 1x1, then,
+    back up, each level keeps what it knows and takes the rest from the level below. A smooth
+    fill, with no copy of the person in it (used with ``motion.person_mask``, model.py)."""
+    weight = (1.0 - person).clamp(0.0, 1.0)
+    levels = []
+    colour = image * weight
+    while colour.shape[-1] > 1:
+        levels.append((colour, weight))
+        colour, weight = F.avg_pool2d(colour, 2), F.avg_pool2d(weight, 2)
+    fill = colour / weight.clamp(min=1e-6)
+    for colour, weight in reversed(levels):
+        fill = F.interpolate(fill, size=colour.shape[2:], mode="bilinear", align_corners=False)
+        known = (2.0 * weight).clamp(max=1.0)  # a pixel half background is taken as it is
+        fill = known * colour / weight.clamp(min=1e-6) + (1.0 - known) * fill
+    return fill

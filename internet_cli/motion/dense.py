@@ -23,6 +23,9 @@ OWNERSHIP_SHARPNESS = 20.0
 """With ``motion.person_mask``: the source's person pixels go to the nearest part by a softmax
 over the parts of ``-this * d`` (``d`` in limb radii, :func:`part_distances`): a part 0.1 radius
 nearer than the next owns 88% of a pixel, so an arm hanging beside the body stays the arm's."""
+CAPSULE_EDGE = 8.0
+"""With ``motion.person_mask``: the parts' own shapes join the person mask, softly, as
+``sigmoid(this * (1 - d))`` (1/2 at a capsule's edge, ``d = 1``)."""
 DEPTH_STEP = 0.05
 """With ``motion.person_mask``: where several parts own a driving pixel, the one drawn in front
 wins; each step back to front (:data:`~internet_cli.motion.part_shapes.DRAW_ORDER`) raises a
@@ -75,26 +78,31 @@ class DenseMotion(nn.Module):
         ).reshape(b, n1, 3, h, w)
         masks = own = None
         if self.person_mask:  # each part's share of the source's person pixels, there and at T_k(z)
-            own_source = source_ownership(source_small[:, 3:], kp_s, jac_s)  # (B, n, h, w)
+            person, own_source = source_ownership(source_small[:, 3:], kp_s, jac_s)  # (B, 1 | n, h, w)
             own = warp(own_source.reshape(b * (n1 - 1), 1, h, w),
                        transforms[:, 1:].reshape(b * (n1 - 1), h, w, 2)).reshape(b, n1 - 1, h, w)
-            masks = (source_small[:, 3:], own_source, own)
+            masks = (person, own_source, own)
         heat, dist, body = motion_heatmaps(kp_s, jac_s, kp_d, jac_d, h, w, self.variance, self.part_prior > 0, masks)
         feats = self.unet(torch.cat([heat, deformed.reshape(b, n1 * 3, h, w)], dim=1))
         weights, field = compose(self.weights(feats), transforms, dist, self.part_prior, own)
         confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)
+        out = {"field": field, "confidence": confidence, "weights": weights}
         if self.part_prior > 0:  # the background is not seen where the source's body covers it
-            confidence = confidence * (1 - weights[:, :1] * body)  # the background samples z itself
-        return {"field": field, "confidence": confidence, "weights": weights}
+            out["person"], out["hidden"] = body, weights[:, :1] * body  # (the background samples z itself)
+            out["confidence"] = confidence * (1 - out["hidden"])
+        return out
 
 
 @float32
 def source_ownership(mask, kp_s, jac_s):
-    """Each part's share of the source's person pixels ``(B, n, h, w)``: the person ``mask``
-    ``(B, 1, h, w)`` split among the parts by nearness (:data:`OWNERSHIP_SHARPNESS`), the
-    nearest-part baseline's rule, soft (:mod:`internet_cli.runtime.nearest_part`)."""
+    """Where the source's person is and each part's share of it, the nearest-part baseline's rule
+    (:mod:`internet_cli.runtime.nearest_part`), soft: the person ``(B, 1, h, w)`` is the person
+    ``mask`` ``(B, 1, h, w)`` joined with the parts' own shapes (the segmentation often misses a
+    thin arm or a leg), and is split among the parts by nearness (:data:`OWNERSHIP_SHARPNESS`)
+    ``(B, n, h, w)``."""
     d = part_distances(kp_s, jac_s, mask.shape[2], mask.shape[3])
-    return mask * torch.softmax(-OWNERSHIP_SHARPNESS * d, dim=1)
+    body = torch.maximum(mask, torch.sigmoid(CAPSULE_EDGE * (1.0 - d)).amax(dim=1, keepdim=True))
+    return body, body * torch.softmax(-OWNERSHIP_SHARPNESS * d, dim=1)
 
 
 @float32
@@ -102,7 +110,7 @@ def motion_heatmaps(kp_s, jac_s, kp_d, jac_d, height: int, width: int, variance:
     """The dense motion network's heatmap input ``(B, n+1, H, W)`` (background first, zero) and,
     with ``parts`` (pose mode's part prior), the driving parts' distances ``(B, n, H, W)`` and where
     the source's body is ``(B, 1, H, W)`` (else None, None). ``masks`` (``motion.person_mask``):
-    the source's person mask ``(B, 1, H, W)`` and the parts' ownership of it
+    the source's person ``(B, 1, H, W)`` and the parts' ownership of it
     (:func:`source_ownership`) in the source and at ``T_k(z)`` ``(B, n, H, W)``; the heatmaps are
     then the ownership's change, in place of the part shapes'."""
     if masks is not None:
