@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from internet_cli.config import MotionConfig
-from internet_cli.pose import skeleton as sk
 from internet_cli.motion.geometry import float32, gaussian_heatmaps, inverse_2x2, make_coordinate_grid, warp
 from internet_cli.motion.part_shapes import DRAW_ORDER, part_distances, part_shapes
 from internet_cli.motion.unet import UNet
+from internet_cli.pose import skeleton as sk
 
 RESIDUAL_BOUND = 3.0
 """With the part prior, the network's composition logits are bounded to +-this (``c tanh(l / c)``):
@@ -108,14 +108,14 @@ def source_ownership(mask, kp_s, jac_s):
 @float32
 def motion_heatmaps(kp_s, jac_s, kp_d, jac_d, height: int, width: int, variance: float, parts: bool, masks=None):
     """The dense motion network's heatmap input ``(B, n+1, H, W)`` (background first, zero) and,
-    with ``parts`` (pose mode's part prior), the driving parts' distances ``(B, n, H, W)`` and where
-    the source's body is ``(B, 1, H, W)`` (else None, None). ``masks`` (``motion.person_mask``):
+    with ``parts`` (pose mode's part prior), the driving parts' distances ``(B, n, H, W)`` (None
+    with ``masks``) and where the source's body is ``(B, 1, H, W)`` (else None, None). ``masks`` (``motion.person_mask``):
     the source's person ``(B, 1, H, W)`` and the parts' ownership of it
     (:func:`source_ownership`) in the source and at ``T_k(z)`` ``(B, n, H, W)``; the heatmaps are
     then the ownership's change, in place of the part shapes'."""
     if masks is not None:
         body, own_source, own = masks
-        heat, dist = own - own_source, part_distances(kp_d, jac_d, height, width)
+        heat, dist = own - own_source, None  # the prior reads the ownership (compose)
     elif parts:
         dist = part_distances(kp_d, jac_d, height, width)
         source_parts = part_shapes(kp_s, jac_s, height, width)
