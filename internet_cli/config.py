@@ -39,6 +39,9 @@ class MotionConfig:
     # Pose mode with the part prior only: the source's person mask (internet_cli/pose/person.py)
     # limits every part to the person's pixels, so that a moved limb carries no background.
     person_mask: bool = False
+    # With the part prior: the network's composition logits are bounded to +-this (c tanh(l / c),
+    # internet_cli/motion/dense.py); 0 leaves the composition weights to the prior alone.
+    residual_bound: float = 3.0
 
     def __post_init__(self) -> None:
         if self.anchors not in ANCHOR_SOURCES:
@@ -49,6 +52,8 @@ class MotionConfig:
             raise ValueError(f"motion.part_prior must be 0, or > 0 with anchors='pose'; got {self.part_prior}")
         if self.person_mask and self.part_prior == 0:
             raise ValueError("motion.person_mask needs pose mode's part prior (motion.part_prior > 0)")
+        if self.residual_bound < 0:
+            raise ValueError(f"motion.residual_bound must be >= 0, got {self.residual_bound}")
 
 
 @dataclass(frozen=True)

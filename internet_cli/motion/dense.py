@@ -15,10 +15,6 @@ from internet_cli.motion.part_shapes import DRAW_ORDER, part_distances, part_sha
 from internet_cli.motion.unet import UNet
 from internet_cli.pose import skeleton as sk
 
-RESIDUAL_BOUND = 3.0
-"""With the part prior, the network's composition logits are bounded to +-this (``c tanh(l / c)``):
-near a part's bone (``d^2 < 1 - 2c/p``) the part always wins, beyond ``d^2 > 1 + 2c/p`` the
-background does, and in between, and where parts meet, the network decides (docs/model.md)."""
 OWNERSHIP_SHARPNESS = 20.0
 """With ``motion.person_mask``: the source's person pixels go to the nearest part by a softmax
 over the parts of ``-this * d`` (``d`` in limb radii, :func:`part_distances`): a part 0.1 radius
@@ -58,6 +54,7 @@ class DenseMotion(nn.Module):
         self.variance = cfg.gaussian_variance
         self.part_prior = cfg.part_prior  # pose mode: body-part shapes steer the weights (part_shapes.py)
         self.person_mask = cfg.person_mask  # source_small's 4th channel: the parts take only the person
+        self.residual_bound = cfg.residual_bound  # with the part prior: the network's logits within +-this
         n1 = cfg.num_anchors + 1
         self.unet = UNet(4 * n1, cfg.block_expansion, cfg.num_blocks, cfg.max_features)
         self.weights = nn.Conv2d(self.unet.out_channels, n1, 3, padding=1)
@@ -84,7 +81,7 @@ class DenseMotion(nn.Module):
             masks = (person, own_source, own)
         heat, dist, body = motion_heatmaps(kp_s, jac_s, kp_d, jac_d, h, w, self.variance, self.part_prior > 0, masks)
         feats = self.unet(torch.cat([heat, deformed.reshape(b, n1 * 3, h, w)], dim=1))
-        weights, field = compose(self.weights(feats), transforms, dist, self.part_prior, own)
+        weights, field = compose(self.weights(feats), transforms, dist, self.part_prior, own, self.residual_bound)
         confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)
         out = {"field": field, "confidence": confidence, "weights": weights}
         if self.part_prior > 0:  # the background is not seen where the source's body covers it
@@ -131,10 +128,12 @@ _DEPTH = torch.tensor([DRAW_ORDER.index(p.name) for p in sk.PARTS], dtype=torch.
 
 
 @float32
-def compose(logits, transforms, dist, part_prior: float, own=None):
+def compose(logits, transforms, dist, part_prior: float, own=None, bound: float = 3.0):
     """Composition ``weights`` ``(B, n+1, h, w)`` (a softmax over the background and the anchors, eq. 5)
     and the field ``F^0 = sum_k w_k T_k`` ``(B, h, w, 2)``. With the part prior the logits are the
-    parts' log-prior plus the network's, bounded to +-RESIDUAL_BOUND. The log-prior, in units of
+    parts' log-prior plus the network's, bounded to ``+-bound`` (``motion.residual_bound``; with
+    ``c = bound`` near a part's bone, ``d^2 < 1 - 2c/p``, the part always wins, beyond
+    ``d^2 > 1 + 2c/p`` the background does; 0: the prior alone). The log-prior, in units of
     ``part_prior``: the background's -1 and a part's ``-d^2``; or, given the parts' ownership of
     the source's person at ``T_k(z)`` ``own`` ``(B, n, h, w)``, a part's ``2 own (1 + DEPTH_STEP depth) - 2``:
     a driving pixel takes the part whose source pixel it lands on (owned more than half), the
@@ -145,6 +144,7 @@ def compose(logits, transforms, dist, part_prior: float, own=None):
         else:
             depth = 1.0 + DEPTH_STEP * _DEPTH.to(own.device).view(1, -1, 1, 1)
             prior = torch.cat([-torch.ones_like(own[:, :1]), 2.0 * own * depth - 2.0], dim=1)
-        logits = part_prior * prior + RESIDUAL_BOUND * torch.tanh(logits / RESIDUAL_BOUND)
+        residual = bound * torch.tanh(logits / bound) if bound > 0 else 0.0
+        logits = part_prior * prior + residual
     weights = torch.softmax(logits, dim=1)  # sums to 1 over the n+1 transforms
     return weights, (weights.unsqueeze(-1) * transforms).sum(dim=1)

@@ -101,8 +101,9 @@ def test_no_prior_is_the_paper_model_and_old_configs_load_without_it():
     data = dataclasses.asdict(preset("tiny", "pose"))
     data["motion"].pop("part_prior")
     data["motion"].pop("person_mask")
+    data["motion"].pop("residual_bound")
     old = ModelConfig.from_dict(data).motion
-    assert old.part_prior == 0.0 and not old.person_mask
+    assert old.part_prior == 0.0 and not old.person_mask and old.residual_bound == 3.0
     assert preset("tiny").motion.part_prior == 0.0 and preset("tiny", "pose").motion.part_prior > 0
 
 
@@ -170,3 +171,26 @@ def test_a_model_with_the_person_mask_refuses_to_run_without_it():
             if k != "visible"}
     with pytest.raises(ValueError, match="person mask"):
         model(img, img, pose)
+
+
+def test_a_residual_bound_of_zero_leaves_the_composition_to_the_prior():
+    """``motion.residual_bound = 0``: the composition head has no say (two different heads give the
+    same weights); the default bound lets it move them."""
+    src_lm, drv_lm = standing(), standing(arm_angle=1.2)
+
+    def weights(bound: float, head_seed: int) -> torch.Tensor:
+        model = _pose_model(8.0)
+        model.dense_motion.residual_bound = bound
+        torch.manual_seed(head_seed)
+        torch.nn.init.normal_(model.dense_motion.weights.weight, std=1.0)
+        s = model.config.image_size
+        pose = {k: torch.from_numpy(v[None]) for k, v in part_motion(src_lm, drv_lm).items() if k != "visible"}
+        pose["source_mask"] = _body_mask(src_lm, s)
+        with torch.no_grad():
+            return model(torch.rand(1, 3, s, s, generator=torch.Generator().manual_seed(2)),
+                         torch.zeros(1, 3, s, s), pose)["weights"]
+
+    torch.testing.assert_close(weights(0.0, 1), weights(0.0, 2))
+    assert not torch.allclose(weights(3.0, 1), weights(3.0, 2), atol=1e-3)
+    with pytest.raises(ValueError, match="residual_bound"):
+        MotionConfig(residual_bound=-1.0)
