@@ -3,6 +3,7 @@ and the learned-anchor second file (weights/internet-512-learned.safetensors).""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from pathlib import Path
@@ -22,8 +23,14 @@ CARDS = {DEFAULT_WEIGHTS: DEFAULT_WEIGHTS.parent / "README.md", LEARNED: DEFAULT
 EXAMPLES = DEFAULT_WEIGHTS.parent.parent / "examples"
 
 
-# The shipped pose file was trained before motion.person_mask existed: the pose preset without it.
-@pytest.mark.parametrize("path, config", [(DEFAULT_WEIGHTS, with_options(preset("lite-512", anchors="pose"), person_mask=False)),
+def _shipped_pose_config():
+    """The pose preset with the ungated pass-through and the composition left to the part prior
+    (the model card says why)."""
+    cfg = with_options(preset("lite-512", anchors="pose"), pass_through="ungated")
+    return dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, residual_bound=0.0))
+
+
+@pytest.mark.parametrize("path, config", [(DEFAULT_WEIGHTS, _shipped_pose_config()),
                                           (LEARNED, preset("lite-512"))], ids=["pose", "learned"])
 def test_each_card_describes_its_file(path: Path, config):
     w = load_weights(path)
@@ -59,7 +66,7 @@ def test_the_pose_default_driven_by_the_source_s_own_pose_gives_back_the_source(
 def test_the_pose_default_transfers_motion_on_an_unseen_synthetic_dancer():
     """Self-imitation as `internet evaluate` does it, on a dancer of a seed no training video had:
     frame 0 is the source, the clip's exact joints drive it, and later frames are reconstructed far
-    better than by copying the source (the held-out set in the card: L1 0.42x copy-source's)."""
+    better than by copying the source (the held-out set in the card: L1 0.38x copy-source's)."""
     from internet_cli.clips.synth import render_video
     from internet_cli.pose.parts import normalise, part_motion
 
@@ -76,13 +83,13 @@ def test_the_pose_default_transfers_motion_on_an_unseen_synthetic_dancer():
         model.append(np.abs(out - target).mean() / 255)
         copy.append(np.abs(video.frames[0] - target).mean() / 255)
     assert np.mean(copy) > 0.01  # the dancer has moved
-    assert np.mean(model) < 0.7 * np.mean(copy)  # 0.57x with the shipped file
+    assert np.mean(model) < 0.7 * np.mean(copy)  # 0.53x with the shipped file
 
 
 def test_the_default_weights_move_a_real_photo(tmp_path):
     """opencv-doc's basketball1.png, its left man (whole body), driven by the example dancer for 40
     frames: a person in every output frame, his face kept, the background still, and the limbs
-    nearer the driving directions than the unmoved photo's (benchmarks/pose_following.py: 34.3
+    nearer the driving directions than the unmoved photo's (benchmarks/pose_following.py: 32.5
     degrees against copy-source's 48.0 on this pair)."""
     import cv2
 
