@@ -36,8 +36,9 @@ class MotionConfig:
     # Gaussians, and adds this weight times their log-prior to the composition logits
     # (internet_cli/motion/part_shapes.py). 0 is the paper's Gaussian heatmaps.
     part_prior: float = 0.0
-    # Pose mode with the part prior only: the source's person mask (internet_cli/pose/person.py)
-    # limits every part to the person's pixels, so that a moved limb carries no background.
+    # Pose mode with the part prior only: the source's person mask (internet_cli/pose/person.py),
+    # owned by the parts by nearness (the nearest-part rule), and a background plate where a limb
+    # has left (docs/model.md).
     person_mask: bool = False
     # With the part prior: the network's composition logits are bounded to +-this (c tanh(l / c),
     # internet_cli/motion/dense.py); 0 leaves the composition weights to the prior alone.
