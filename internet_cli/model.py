@@ -20,15 +20,19 @@ import torch.nn.functional as F
 from internet_cli.config import ModelConfig
 from internet_cli.generation.generator import Decoder, SourceEncoder, background_plate, deform
 from internet_cli.motion.anchors import AnchorDetector
-from internet_cli.motion.dense import DenseMotion
+from internet_cli.motion.dense import DenseMotion, source_ownership
 from internet_cli.motion.geometry import float32, inverse_2x2, resize, warp
 
 
 class SourceState(NamedTuple):
     """Everything computed once per source image (batch ``Bs``, usually 1)."""
 
-    image: torch.Tensor  # (Bs, 3, S, S): the source itself, for the pass-through path
-    image_small: torch.Tensor  # (Bs, 3, base, base); with motion.person_mask a 4th channel: the person mask
+    # (Bs, 3, S, S): the source itself, for the pass-through path; with motion.person_mask 3 more
+    # channels: its background plate (generator.background_plate)
+    image: torch.Tensor
+    # (Bs, 3, base, base); with motion.person_mask 1 + n more channels: the person and each part's
+    # share of it (dense.source_ownership)
+    image_small: torch.Tensor
     anchors: torch.Tensor  # (Bs, n, 2)
     affines: torch.Tensor  # (Bs, n, 2, 2)
     features: tuple[torch.Tensor, ...]  # base resolution first: (Bs, c_i, base*2^i, base*2^i)
@@ -84,13 +88,16 @@ class INTERnet(nn.Module):
             kp, jac = self.detector(source)
         elif kp is None or jac is None:
             raise ValueError("a pose-mode model needs the source's anchors and affines")
-        small = source
-        if self.config.motion.person_mask:
-            if mask is None:
-                raise ValueError("this model needs the source's person mask (motion.person_mask)")
-            small = torch.cat([source, mask.to(source.dtype)], dim=1)
-        small = resize(small, self.config.motion.base_size)
-        return SourceState(source, small, kp, jac, tuple(self.encoder(source)))
+        features = tuple(self.encoder(source))
+        if not self.config.motion.person_mask:
+            return SourceState(source, resize(source, self.config.motion.base_size), kp, jac, features)
+        if mask is None:
+            raise ValueError("this model needs the source's person mask (motion.person_mask)")
+        small = resize(torch.cat([source, mask.to(source.dtype)], dim=1), self.config.motion.base_size)
+        person, own = source_ownership(small[:, 3:], kp, jac)
+        full = F.interpolate(person, size=source.shape[2:], mode="bilinear", align_corners=True)
+        image = torch.cat([source, background_plate(source, full)], dim=1)
+        return SourceState(image, torch.cat([small[:, :3], person, own], dim=1), kp, jac, features)
 
     def generate(self, state: SourceState, kp_d: torch.Tensor, jac_d: torch.Tensor) -> dict[str, torch.Tensor]:
         """Stage I dense motion + Stage II for driving anchors ``(B, n, 2)``; the source state is
@@ -102,12 +109,11 @@ class INTERnet(nn.Module):
 
         motion = self.dense_motion(batch(state.image_small), batch(state.anchors), batch(state.affines), kp_d, jac_d)
         deformed = deform([batch(f) for f in state.features], motion["field"], motion["confidence"])
-        image = batch(state.image)
-        prediction = self.decoder(deformed, warp(image, motion["field"]), motion["confidence"])
-        if self.config.motion.person_mask:  # where the background would show the source's person: a plate
-            person, hidden = (F.interpolate(motion[k], size=image.shape[2:], mode="bilinear", align_corners=True)
-                              for k in ("person", "hidden"))
-            prediction = (1 - hidden) * prediction + hidden * background_plate(image, person)
+        image = batch(state.image)  # the source (and its background plate)
+        prediction = self.decoder(deformed, warp(image[:, :3], motion["field"]), motion["confidence"])
+        if self.config.motion.person_mask:  # where the background would show the source's person: the plate
+            hidden = F.interpolate(motion["hidden"], size=image.shape[2:], mode="bilinear", align_corners=True)
+            prediction = (1 - hidden) * prediction + hidden * image[:, 3:]
         motion["prediction"] = prediction
         return motion
 

@@ -65,7 +65,8 @@ class DenseMotion(nn.Module):
         self.confidence = nn.Conv2d(self.unet.out_channels, 1, 3, padding=1)
 
     def forward(self, source_small, kp_s, jac_s, kp_d, jac_d) -> dict[str, torch.Tensor]:
-        """``source_small`` ``(B, 3, h, w)``, or ``(B, 4, h, w)`` with the person mask last."""
+        """``source_small`` ``(B, 3, h, w)``, or with ``motion.person_mask`` ``(B, 4 + n, h, w)``:
+        the source, its person and each part's share of it (:func:`source_ownership`, once per source)."""
         b, _, h, w = source_small.shape
         n1 = kp_s.shape[1] + 1
         transforms = local_transforms(kp_s, jac_s, kp_d, jac_d, h, w)  # (B, n+1, h, w, 2)
@@ -75,7 +76,7 @@ class DenseMotion(nn.Module):
         ).reshape(b, n1, 3, h, w)
         masks = own = None
         if self.person_mask:  # each part's share of the source's person pixels, there and at T_k(z)
-            person, own_source = source_ownership(source_small[:, 3:], kp_s, jac_s)  # (B, 1 | n, h, w)
+            person, own_source = source_small[:, 3:4], source_small[:, 4:]  # (B, 1 | n, h, w)
             own = warp(own_source.reshape(b * (n1 - 1), 1, h, w),
                        transforms[:, 1:].reshape(b * (n1 - 1), h, w, 2)).reshape(b, n1 - 1, h, w)
             masks = (person, own_source, own)
@@ -85,7 +86,7 @@ class DenseMotion(nn.Module):
         confidence = torch.sigmoid(self.confidence(feats))  # M^0: (B, 1, h, w)
         out = {"field": field, "confidence": confidence, "weights": weights}
         if self.part_prior > 0:  # the background is not seen where the source's body covers it
-            out["person"], out["hidden"] = body, weights[:, :1] * body  # (the background samples z itself)
+            out["hidden"] = weights[:, :1] * body  # (the background samples z itself)
             out["confidence"] = confidence * (1 - out["hidden"])
         return out
 
@@ -106,8 +107,8 @@ def source_ownership(mask, kp_s, jac_s):
 def motion_heatmaps(kp_s, jac_s, kp_d, jac_d, height: int, width: int, variance: float, parts: bool, masks=None):
     """The dense motion network's heatmap input ``(B, n+1, H, W)`` (background first, zero) and,
     with ``parts`` (pose mode's part prior), the driving parts' distances ``(B, n, H, W)`` (None
-    with ``masks``) and where the source's body is ``(B, 1, H, W)`` (else None, None). ``masks`` (``motion.person_mask``):
-    the source's person ``(B, 1, H, W)`` and the parts' ownership of it
+    with ``masks``) and where the source's body is ``(B, 1, H, W)`` (else None, None).
+    ``masks`` (``motion.person_mask``): the source's person ``(B, 1, H, W)`` and the parts' ownership of it
     (:func:`source_ownership`) in the source and at ``T_k(z)`` ``(B, n, H, W)``; the heatmaps are
     then the ownership's change, in place of the part shapes'."""
     if masks is not None:
