@@ -15,6 +15,7 @@ PASS_THROUGH = ("ungated", "gated", "none")
 TEMPORAL_MODES = ("plain", "extrinsic", "intrinsic", "none")  # internet_cli/losses/temporal.py
 POSE_PARTS = 10  # internet_cli/pose/skeleton.py PARTS
 POSE_PART_PRIOR = 8.0  # motion.part_prior of new pose-mode models (internet_cli/motion/part_shapes.py)
+POSE_LIMB_CORE = 0.7  # motion.limb_core of new pose-mode models (internet_cli/motion/dense.py)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class MotionConfig:
     # With the part prior: the network's composition logits are bounded to +-this (c tanh(l / c),
     # internet_cli/motion/dense.py); 0 leaves the composition weights to the prior alone.
     residual_bound: float = 3.0
+    # With the person mask: > 0 gives the limbs' cores (this many limb radii round the bone) to the
+    # limb drawn in front, ahead of the nearest-part rule, so a forearm lying over the torso is
+    # the forearm's (internet_cli/motion/dense.py); 0 is the nearest-part rule alone.
+    limb_core: float = 0.0
 
     def __post_init__(self) -> None:
         if self.anchors not in ANCHOR_SOURCES:
@@ -55,6 +60,8 @@ class MotionConfig:
             raise ValueError("motion.person_mask needs pose mode's part prior (motion.part_prior > 0)")
         if self.residual_bound < 0:
             raise ValueError(f"motion.residual_bound must be >= 0, got {self.residual_bound}")
+        if self.limb_core < 0 or (self.limb_core > 0 and not self.person_mask):
+            raise ValueError(f"motion.limb_core must be 0, or > 0 with motion.person_mask; got {self.limb_core}")
 
 
 @dataclass(frozen=True)
@@ -157,10 +164,11 @@ def with_options(cfg: ModelConfig, part_prior: float | None = None, pass_through
     """``cfg`` with ``motion.part_prior``, ``motion.person_mask`` and ``generator.pass_through``
     where given (none adds layers); ValueError for a bad value."""
     motion, generator = cfg.motion, cfg.generator
-    if part_prior is not None:
-        motion = dataclasses.replace(motion, part_prior=part_prior, person_mask=motion.person_mask and part_prior > 0)
-    if person_mask is not None:
-        motion = dataclasses.replace(motion, person_mask=person_mask)
+    if part_prior is not None or person_mask is not None:
+        prior = motion.part_prior if part_prior is None else part_prior
+        mask = motion.person_mask and prior > 0 if person_mask is None else person_mask
+        motion = dataclasses.replace(motion, part_prior=prior, person_mask=mask,
+                                     limb_core=motion.limb_core if mask else 0.0)  # the cores split the mask
     if pass_through is not None:
         generator = dataclasses.replace(generator, pass_through=pass_through)
     return dataclasses.replace(cfg, motion=motion, generator=generator)
@@ -171,7 +179,7 @@ def with_anchors(cfg: ModelConfig, anchors: str) -> ModelConfig:
     n = POSE_PARTS if anchors == "pose" else cfg.motion.num_anchors
     prior = POSE_PART_PRIOR if anchors == "pose" else 0.0
     motion = dataclasses.replace(cfg.motion, anchors=anchors, num_anchors=n, part_prior=prior,
-                                 person_mask=anchors == "pose")
+                                 person_mask=anchors == "pose", limb_core=POSE_LIMB_CORE if anchors == "pose" else 0.0)
     generator = dataclasses.replace(cfg.generator, pass_through="gated" if anchors == "pose" else "ungated")
     return dataclasses.replace(cfg, motion=motion, generator=generator)
 

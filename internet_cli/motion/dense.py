@@ -22,10 +22,15 @@ nearer than the next owns 88% of a pixel, so an arm hanging beside the body stay
 CAPSULE_EDGE = 8.0
 """With ``motion.person_mask``: the parts' own shapes join the person mask, softly, as
 ``sigmoid(this * (1 - d))`` (1/2 at a capsule's edge, ``d = 1``)."""
+LAYER_EDGE = 16.0
+"""With ``motion.limb_core``: a limb's core is ``sigmoid(this * (limb_core - d))`` (``d`` in limb radii)."""
 DEPTH_STEP = 0.05
 """With ``motion.person_mask``: where several parts own a driving pixel, the one drawn in front
 wins; each step back to front (:data:`~internet_cli.motion.part_shapes.DRAW_ORDER`) raises a
 part's log-prior at full ownership by twice this, in units of ``part_prior``."""
+
+_DEPTH = torch.tensor([DRAW_ORDER.index(p.name) for p in sk.PARTS], dtype=torch.float32)
+_INDEX = {p.name: k for k, p in enumerate(sk.PARTS)}
 
 
 @float32
@@ -92,15 +97,34 @@ class DenseMotion(nn.Module):
 
 
 @float32
-def source_ownership(mask, kp_s, jac_s):
+def source_ownership(mask, kp_s, jac_s, limb_core: float = 0.0):
     """Where the source's person is and each part's share of it, the nearest-part baseline's rule
     (:mod:`internet_cli.runtime.nearest_part`), soft: the person ``(B, 1, h, w)`` is the person
     ``mask`` ``(B, 1, h, w)`` joined with the parts' own shapes (the segmentation often misses a
     thin arm or a leg), and is split among the parts by nearness (:data:`OWNERSHIP_SHARPNESS`)
-    ``(B, n, h, w)``."""
+    ``(B, n, h, w)``. With ``limb_core`` > 0 (``motion.limb_core``) the limbs' cores come first,
+    front to back (:data:`~internet_cli.motion.part_shapes.DRAW_ORDER`): inside the torso's
+    outline, where nearness would give the torso all of a forearm held across the chest."""
     d = part_distances(kp_s, jac_s, mask.shape[2], mask.shape[3])
     body = torch.maximum(mask, torch.sigmoid(CAPSULE_EDGE * (1.0 - d)).amax(dim=1, keepdim=True))
-    return body, body * torch.softmax(-OWNERSHIP_SHARPNESS * d, dim=1)
+    share = torch.softmax(-OWNERSHIP_SHARPNESS * d, dim=1)
+    if limb_core > 0:
+        share = _front_layers(d, share, limb_core)
+    return body, body * share
+
+
+def _front_layers(d, share, limb_core: float):
+    """``share`` with every limb's core laid over it, the frontmost limb on top."""
+    layers = torch.zeros_like(share)
+    left = torch.ones_like(share[:, :1])  # what the limbs in front have not taken
+    for name in reversed(DRAW_ORDER):
+        k = _INDEX[name]
+        if sk.PARTS[k].bone is None:
+            continue
+        core = torch.sigmoid(LAYER_EDGE * (limb_core - d[:, k:k + 1])) * left
+        layers[:, k:k + 1] = core
+        left = left - core
+    return layers + left * share
 
 
 @float32
@@ -123,9 +147,6 @@ def motion_heatmaps(kp_s, jac_s, kp_d, jac_d, height: int, width: int, variance:
         dist = body = None
         heat = gaussian_heatmaps(kp_d, height, width, variance) - gaussian_heatmaps(kp_s, height, width, variance)
     return torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1), dist, body
-
-
-_DEPTH = torch.tensor([DRAW_ORDER.index(p.name) for p in sk.PARTS], dtype=torch.float32)
 
 
 @float32

@@ -102,8 +102,9 @@ def test_no_prior_is_the_paper_model_and_old_configs_load_without_it():
     data["motion"].pop("part_prior")
     data["motion"].pop("person_mask")
     data["motion"].pop("residual_bound")
+    data["motion"].pop("limb_core")
     old = ModelConfig.from_dict(data).motion
-    assert old.part_prior == 0.0 and not old.person_mask and old.residual_bound == 3.0
+    assert old.part_prior == 0.0 and not old.person_mask and old.residual_bound == 3.0 and old.limb_core == 0.0
     assert preset("tiny").motion.part_prior == 0.0 and preset("tiny", "pose").motion.part_prior > 0
 
 
@@ -194,3 +195,55 @@ def test_a_residual_bound_of_zero_leaves_the_composition_to_the_prior():
     assert not torch.allclose(weights(3.0, 1), weights(3.0, 2), atol=1e-3)
     with pytest.raises(ValueError, match="residual_bound"):
         MotionConfig(residual_bound=-1.0)
+
+
+def _arm_across_chest() -> np.ndarray:
+    """The left forearm held across the chest, over the torso's outline."""
+    lm = standing()
+    lm[sk.L_ELBOW, :2] = lm[sk.L_SHOULDER, :2] + (0.0, 0.18)
+    lm[sk.L_WRIST, :2] = lm[sk.L_ELBOW, :2] + (-0.16, 0.0)
+    lm[[17, 19, 21], :2] = lm[sk.L_WRIST, :2] + (-0.03, 0.0)
+    return lm
+
+
+@pytest.mark.parametrize("limb_core, owner", [(0.0, "torso"), (0.7, "left_forearm")])
+def test_a_forearm_held_across_the_chest_is_the_forearms_with_a_limb_core(limb_core, owner):
+    """Inside the torso's outline nearness gives the torso everything (its distance is 0 there);
+    ``motion.limb_core`` gives the forearm, drawn in front, its core first. Off the core, the
+    torso keeps its own pixels."""
+    from internet_cli.motion.dense import source_ownership
+
+    lm = _arm_across_chest()
+    kp, jac, _ = part_frames(lm)
+    kp, jac = torch.tensor(kp[None]).float(), torch.tensor(jac[None]).float()
+    _, own = source_ownership(torch.ones(1, 1, 128, 128), kp, jac, limb_core)
+    d = part_distances(kp, jac, 128, 128)[0]
+    forearm = PART["left_forearm"]
+    on_core = (d[forearm] > 0.15) & (d[forearm] < 0.5) & (d[PART["torso"]] < 0.01)  # the forearm over the chest,
+    limbs = [PART[p.name] for p in sk.PARTS if p.bone is not None and p.name != "left_forearm"]
+    on_core &= d[limbs].amin(0) > 1  # and away from the other limbs (the elbow, the other arm)
+    assert on_core.sum() > 20
+    assert float(own[0, PART[owner]][on_core].min()) > 0.8
+    chest = _at(own[0], (-0.05, 0.0))  # the torso's middle, far below the forearm
+    assert int(chest.argmax()) == PART["torso"]
+
+
+def test_with_a_limb_core_the_forearm_held_across_the_chest_moves_whole():
+    """The folded forearm is raised out to the side: its pixels at the driving forearm's middle
+    take the forearm's transform, landing on the source forearm (the chest behind it stays)."""
+    src_lm, drv_lm = _arm_across_chest(), standing(arm_angle=1.2)
+    model = _pose_model(8.0)
+    model.config = dataclasses.replace(model.config, motion=dataclasses.replace(model.config.motion, limb_core=0.7))
+    s = model.config.image_size
+    m = part_motion(src_lm, drv_lm)
+    pose = {k: torch.from_numpy(v[None]) for k, v in m.items() if k != "visible"}
+    pose["source_mask"] = _body_mask(src_lm, s)
+    img = torch.rand(1, 3, s, s)
+    with torch.no_grad():
+        w = _at(model(img, img, pose)["weights"][0], (drv_lm[sk.L_ELBOW, :2] + drv_lm[sk.L_WRIST, :2]) / 2)
+    assert int(w.argmax()) == 1 + PART["left_forearm"] and float(w.max()) > 0.5
+
+
+def test_a_limb_core_needs_the_person_mask():
+    with pytest.raises(ValueError, match="limb_core"):
+        MotionConfig(limb_core=0.5)

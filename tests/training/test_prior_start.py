@@ -1,14 +1,12 @@
-import dataclasses
-
 import torch
 
-from internet_cli.config import preset
+from internet_cli.config import preset, with_options
 from internet_cli.model import INTERnet
 from internet_cli.training.trainer import _prior_start
 
 
 def _with_prior(cfg, p):
-    return dataclasses.replace(cfg, motion=dataclasses.replace(cfg.motion, part_prior=p, person_mask=p > 0))
+    return with_options(cfg, part_prior=p, person_mask=p > 0)
 
 
 def test_weights_without_the_prior_start_it_from_the_nearest_part():
