@@ -162,7 +162,7 @@ def preset(name: str, anchors: str | None = None) -> ModelConfig:
 def with_options(cfg: ModelConfig, part_prior: float | None = None, pass_through: str | None = None,
                  person_mask: bool | None = None) -> ModelConfig:
     """``cfg`` with ``motion.part_prior``, ``motion.person_mask`` and ``generator.pass_through``
-    where given (none adds layers); ValueError for a bad value."""
+    where given (none adds layers; without the person mask, no limb cores); ValueError for a bad value."""
     motion, generator = cfg.motion, cfg.generator
     if part_prior is not None or person_mask is not None:
         prior = motion.part_prior if part_prior is None else part_prior
