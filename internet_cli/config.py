@@ -48,6 +48,9 @@ class MotionConfig:
     # limb drawn in front, ahead of the nearest-part rule, so a forearm lying over the torso is
     # the forearm's (internet_cli/motion/dense.py); 0 is the nearest-part rule alone.
     limb_core: float = 0.0
+    # With the person mask: the parts' shapes join the segmentation out to this many limb radii
+    # round the bone (the segmentation often misses a thin arm); 0 is the segmentation alone.
+    capsule_join: float = 1.0
 
     def __post_init__(self) -> None:
         if self.anchors not in ANCHOR_SOURCES:
@@ -62,6 +65,8 @@ class MotionConfig:
             raise ValueError(f"motion.residual_bound must be >= 0, got {self.residual_bound}")
         if self.limb_core < 0 or (self.limb_core > 0 and not self.person_mask):
             raise ValueError(f"motion.limb_core must be 0, or > 0 with motion.person_mask; got {self.limb_core}")
+        if self.capsule_join < 0:
+            raise ValueError(f"motion.capsule_join must be >= 0, got {self.capsule_join}")
 
 
 @dataclass(frozen=True)

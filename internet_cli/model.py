@@ -94,7 +94,8 @@ class INTERnet(nn.Module):
         if mask is None:
             raise ValueError("this model needs the source's person mask (motion.person_mask)")
         small = resize(torch.cat([source, mask.to(source.dtype)], dim=1), self.config.motion.base_size)
-        person, own = source_ownership(small[:, 3:], kp, jac, self.config.motion.limb_core)
+        cfg = self.config.motion
+        person, own = source_ownership(small[:, 3:], kp, jac, cfg.limb_core, cfg.capsule_join)
         full = F.interpolate(person, size=source.shape[2:], mode="bilinear", align_corners=True)
         image = torch.cat([source, background_plate(source, full)], dim=1)
         return SourceState(image, torch.cat([small[:, :3], person, own], dim=1), kp, jac, features)

@@ -21,7 +21,7 @@ over the parts of ``-this * d`` (``d`` in limb radii, :func:`part_distances`): a
 nearer than the next owns 88% of a pixel, so an arm hanging beside the body stays the arm's."""
 CAPSULE_EDGE = 8.0
 """With ``motion.person_mask``: the parts' own shapes join the person mask, softly, as
-``sigmoid(this * (1 - d))`` (1/2 at a capsule's edge, ``d = 1``)."""
+``sigmoid(this * (j - d))`` (``j = motion.capsule_join``; at 1, 1/2 at a capsule's edge, ``d = 1``)."""
 LAYER_EDGE = 16.0
 """With ``motion.limb_core``: a limb's core is ``sigmoid(this * (limb_core - d))`` (``d`` in limb radii)."""
 DEPTH_STEP = 0.05
@@ -97,16 +97,19 @@ class DenseMotion(nn.Module):
 
 
 @float32
-def source_ownership(mask, kp_s, jac_s, limb_core: float = 0.0):
+def source_ownership(mask, kp_s, jac_s, limb_core: float = 0.0, capsule_join: float = 1.0):
     """Where the source's person is and each part's share of it, the nearest-part baseline's rule
     (:mod:`internet_cli.runtime.nearest_part`), soft: the person ``(B, 1, h, w)`` is the person
     ``mask`` ``(B, 1, h, w)`` joined with the parts' own shapes (the segmentation often misses a
-    thin arm or a leg), and is split among the parts by nearness (:data:`OWNERSHIP_SHARPNESS`)
+    thin arm or a leg; out to ``capsule_join`` limb radii, ``motion.capsule_join``, 0: the mask
+    alone), and is split among the parts by nearness (:data:`OWNERSHIP_SHARPNESS`)
     ``(B, n, h, w)``. With ``limb_core`` > 0 (``motion.limb_core``) the limbs' cores come first,
     front to back (:data:`~internet_cli.motion.part_shapes.DRAW_ORDER`): inside the torso's
     outline, where nearness would give the torso all of a forearm held across the chest."""
     d = part_distances(kp_s, jac_s, mask.shape[2], mask.shape[3])
-    body = torch.maximum(mask, torch.sigmoid(CAPSULE_EDGE * (1.0 - d)).amax(dim=1, keepdim=True))
+    body = mask
+    if capsule_join > 0:
+        body = torch.maximum(mask, torch.sigmoid(CAPSULE_EDGE * (capsule_join - d)).amax(dim=1, keepdim=True))
     share = torch.softmax(-OWNERSHIP_SHARPNESS * d, dim=1)
     if limb_core > 0:
         share = _front_layers(d, share, limb_core)

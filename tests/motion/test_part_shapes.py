@@ -103,8 +103,10 @@ def test_no_prior_is_the_paper_model_and_old_configs_load_without_it():
     data["motion"].pop("person_mask")
     data["motion"].pop("residual_bound")
     data["motion"].pop("limb_core")
+    data["motion"].pop("capsule_join")
     old = ModelConfig.from_dict(data).motion
     assert old.part_prior == 0.0 and not old.person_mask and old.residual_bound == 3.0 and old.limb_core == 0.0
+    assert old.capsule_join == 1.0
     assert preset("tiny").motion.part_prior == 0.0 and preset("tiny", "pose").motion.part_prior > 0
 
 
@@ -247,3 +249,29 @@ def test_with_a_limb_core_the_forearm_held_across_the_chest_moves_whole():
 def test_a_limb_core_needs_the_person_mask():
     with pytest.raises(ValueError, match="limb_core"):
         MotionConfig(limb_core=0.5)
+
+
+@pytest.mark.parametrize("join", [0.0, 0.5, 1.0])
+def test_the_capsules_join_the_person_mask_out_to_capsule_join(join):
+    """``motion.capsule_join``: an empty segmentation leaves the person to the parts' shapes out
+    to this many limb radii (0: the segmentation alone, so no background around a thin limb is
+    carried with it); a segmented pixel is the person whatever the join."""
+    from internet_cli.motion.dense import source_ownership
+
+    kp, jac, _ = part_frames(_arm_across_chest())
+    kp, jac = torch.tensor(kp[None]).float(), torch.tensor(jac[None]).float()
+    d = part_distances(kp, jac, 128, 128)[0].amin(0)
+    body = source_ownership(torch.zeros(1, 1, 128, 128), kp, jac, 0.7, join)[0][0, 0]
+    inside, outside = d < join - 0.3, d > join + 0.3
+    assert (body[outside] < 0.1).all()
+    if join > 0:
+        assert inside.sum() > 20 and (body[inside] > 0.9).all()
+    else:
+        assert float(body.max()) == 0.0
+    full, _ = source_ownership(torch.ones(1, 1, 128, 128), kp, jac, 0.7, join)
+    assert float(full.min()) == 1.0
+
+
+def test_capsule_join_is_not_negative():
+    with pytest.raises(ValueError, match="capsule_join"):
+        MotionConfig(capsule_join=-0.5)
