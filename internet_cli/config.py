@@ -11,11 +11,16 @@ from dataclasses import dataclass, field
 
 
 ANCHOR_SOURCES = ("learned", "pose")
+HIDDEN_FILLS = ("background", "body")  # motion.hidden_fill
+SEGMENTERS = ("selfie", "pose")  # motion.segmenter: internet_cli/pose/estimator.PersonSegmenter
 PASS_THROUGH = ("ungated", "gated", "none")
 TEMPORAL_MODES = ("plain", "extrinsic", "intrinsic", "none")  # internet_cli/losses/temporal.py
 POSE_PARTS = 10  # internet_cli/pose/skeleton.py PARTS
 POSE_PART_PRIOR = 8.0  # motion.part_prior of new pose-mode models (internet_cli/motion/part_shapes.py)
-POSE_LIMB_CORE = 0.7  # motion.limb_core of new pose-mode models (internet_cli/motion/dense.py)
+POSE_MASK_OPTIONS = {"limb_core": 0.7, "capsule_join": 0.0, "hidden_fill": "body", "segmenter": "pose"}
+"""The person-mask settings of new pose-mode models (internet_cli/motion/dense.py, docs/model.md);
+the dataclass defaults are those of files saved before each setting existed."""
+_MASK_OFF = {"limb_core": 0.0, "hidden_fill": "background"}  # what needs the person mask
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,14 @@ class MotionConfig:
     # With the person mask: the parts' shapes join the segmentation out to this many limb radii
     # round the bone (the segmentation often misses a thin arm); 0 is the segmentation alone.
     capsule_join: float = 1.0
+    # With the person mask: what shows where a part has left and the background would show the
+    # source's person: "background", the background plate (every file before 2026-12-03), or "body": inside
+    # the torso and the head their own plates, moved with them (a forearm that leaves the chest
+    # uncovers the chest, a camera lowered from the face the face; internet_cli/model.py).
+    hidden_fill: str = "background"
+    # With the person mask: the segmentation it starts from, "selfie" (MediaPipe's selfie model,
+    # every file before 2026-12-03) or "pose" (the pose model's own; internet_cli/pose/person.py).
+    segmenter: str = "selfie"
 
     def __post_init__(self) -> None:
         if self.anchors not in ANCHOR_SOURCES:
@@ -67,6 +80,11 @@ class MotionConfig:
             raise ValueError(f"motion.limb_core must be 0, or > 0 with motion.person_mask; got {self.limb_core}")
         if self.capsule_join < 0:
             raise ValueError(f"motion.capsule_join must be >= 0, got {self.capsule_join}")
+        if self.segmenter not in SEGMENTERS:
+            raise ValueError(f"motion.segmenter must be one of {', '.join(SEGMENTERS)}, got {self.segmenter!r}")
+        if self.hidden_fill not in HIDDEN_FILLS or (self.hidden_fill != "background" and not self.person_mask):
+            raise ValueError(f"motion.hidden_fill must be one of {', '.join(HIDDEN_FILLS)} (not 'background' "
+                             f"only with motion.person_mask); got {self.hidden_fill!r}")
 
 
 @dataclass(frozen=True)
@@ -167,13 +185,13 @@ def preset(name: str, anchors: str | None = None) -> ModelConfig:
 def with_options(cfg: ModelConfig, part_prior: float | None = None, pass_through: str | None = None,
                  person_mask: bool | None = None) -> ModelConfig:
     """``cfg`` with ``motion.part_prior``, ``motion.person_mask`` and ``generator.pass_through``
-    where given (none adds layers; without the person mask, no limb cores); ValueError for a bad value."""
+    where given (none adds layers; without the person mask, no limb cores and no body fill); ValueError
+    for a bad value."""
     motion, generator = cfg.motion, cfg.generator
     if part_prior is not None or person_mask is not None:
         prior = motion.part_prior if part_prior is None else part_prior
         mask = motion.person_mask and prior > 0 if person_mask is None else person_mask
-        motion = dataclasses.replace(motion, part_prior=prior, person_mask=mask,
-                                     limb_core=motion.limb_core if mask else 0.0)  # the cores split the mask
+        motion = dataclasses.replace(motion, part_prior=prior, person_mask=mask, **({} if mask else _MASK_OFF))
     if pass_through is not None:
         generator = dataclasses.replace(generator, pass_through=pass_through)
     return dataclasses.replace(cfg, motion=motion, generator=generator)
@@ -184,7 +202,7 @@ def with_anchors(cfg: ModelConfig, anchors: str) -> ModelConfig:
     n = POSE_PARTS if anchors == "pose" else cfg.motion.num_anchors
     prior = POSE_PART_PRIOR if anchors == "pose" else 0.0
     motion = dataclasses.replace(cfg.motion, anchors=anchors, num_anchors=n, part_prior=prior,
-                                 person_mask=anchors == "pose", limb_core=POSE_LIMB_CORE if anchors == "pose" else 0.0)
+                                 person_mask=anchors == "pose", **(POSE_MASK_OPTIONS if anchors == "pose" else _MASK_OFF))
     generator = dataclasses.replace(cfg.generator, pass_through="gated" if anchors == "pose" else "ungated")
     return dataclasses.replace(cfg, motion=motion, generator=generator)
 

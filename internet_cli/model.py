@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from internet_cli.config import ModelConfig
 from internet_cli.generation.generator import Decoder, SourceEncoder, background_plate, deform
 from internet_cli.motion.anchors import AnchorDetector
-from internet_cli.motion.dense import DenseMotion, source_ownership
+from internet_cli.motion.dense import FILL_PARTS, DenseMotion, fill_regions, local_transforms, source_ownership
 from internet_cli.motion.geometry import float32, inverse_2x2, resize, warp
 
 
@@ -28,7 +28,8 @@ class SourceState(NamedTuple):
     """Everything computed once per source image (batch ``Bs``, usually 1)."""
 
     # (Bs, 3, S, S): the source itself, for the pass-through path; with motion.person_mask 3 more
-    # channels: its background plate (generator.background_plate)
+    # channels: its background plate (generator.background_plate); with motion.hidden_fill
+    # "body" 4 more per fill part (torso, head): its plate and where it is (dense.fill_regions)
     image: torch.Tensor
     # (Bs, 3, base, base); with motion.person_mask 1 + n more channels: the person and each part's
     # share of it (dense.source_ownership)
@@ -96,9 +97,16 @@ class INTERnet(nn.Module):
         small = resize(torch.cat([source, mask.to(source.dtype)], dim=1), self.config.motion.base_size)
         cfg = self.config.motion
         person, own = source_ownership(small[:, 3:], kp, jac, cfg.limb_core, cfg.capsule_join)
-        full = F.interpolate(person, size=source.shape[2:], mode="bilinear", align_corners=True)
-        image = torch.cat([source, background_plate(source, full)], dim=1)
-        return SourceState(image, torch.cat([small[:, :3], person, own], dim=1), kp, jac, features)
+
+        def full(t: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(t, size=source.shape[2:], mode="bilinear", align_corners=True)
+
+        image = [source, background_plate(source, full(person))]
+        if cfg.hidden_fill == "body":  # each fill part's pixels fill the rest of it: the chest under an arm
+            regions = full(fill_regions(own, kp, jac))
+            for i, k in enumerate(FILL_PARTS):
+                image += [background_plate(source, 1.0 - full(own[:, k:k + 1])), regions[:, i:i + 1]]
+        return SourceState(torch.cat(image, dim=1), torch.cat([small[:, :3], person, own], dim=1), kp, jac, features)
 
     def generate(self, state: SourceState, kp_d: torch.Tensor, jac_d: torch.Tensor) -> dict[str, torch.Tensor]:
         """Stage I dense motion + Stage II for driving anchors ``(B, n, 2)``; the source state is
@@ -114,9 +122,24 @@ class INTERnet(nn.Module):
         prediction = self.decoder(deformed, warp(image[:, :3], motion["field"]), motion["confidence"])
         if self.config.motion.person_mask:  # where the background would show the source's person: the plate
             hidden = F.interpolate(motion["hidden"], size=image.shape[2:], mode="bilinear", align_corners=True)
-            prediction = (1 - hidden) * prediction + hidden * image[:, 3:]
+            prediction = (1 - hidden) * prediction + hidden * self._hidden_fill(state, image, kp_d, jac_d)
         motion["prediction"] = prediction
         return motion
+
+    def _hidden_fill(self, state: SourceState, image: torch.Tensor, kp_d, jac_d) -> torch.Tensor:
+        """What shows where the background would show the source's person ``(B, 3, S, S)``: the
+        background plate, or with ``motion.hidden_fill = "body"`` inside the torso and the head
+        their own plates, each moved by its part's transform (the head in front)."""
+        fill = image[:, 3:6]
+        if self.config.motion.hidden_fill == "background":
+            return fill
+        b, size = kp_d.shape[0], self.config.motion.base_size
+        for i, k in enumerate(FILL_PARTS):
+            kp_s, jac_s = state.anchors[:, k:k + 1].expand(b, 1, 2), state.affines[:, k:k + 1].expand(b, 1, 2, 2)
+            grid = local_transforms(kp_s, jac_s, kp_d[:, k:k + 1], jac_d[:, k:k + 1], size, size)[:, 1]
+            part = warp(image[:, 6 + 4 * i:10 + 4 * i], grid)  # its plate and where it is
+            fill = part[:, 3:] * part[:, :3] + (1 - part[:, 3:]) * fill
+        return fill
 
     def animate(self, state: SourceState, driving: torch.Tensor, ref: DrivingReference) -> torch.Tensor:
         """Driving frames ``(B, 3, S, S)`` -> output frames ``(B, 3, S, S)`` in [0, 1] (learned anchors)."""

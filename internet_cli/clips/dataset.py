@@ -88,6 +88,8 @@ class DataConfig:
     person_mask: bool = False
     """Add ``source_mask`` ``(1, S, S)``: the source's person mask as inference computes it
     (:mod:`internet_cli.pose.person`, MediaPipe's segmentation; once per video and worker)."""
+    segmenter: str = "selfie"
+    """Which segmentation the person mask starts from: the model's ``motion.segmenter``."""
 
     def __post_init__(self) -> None:
         if self.size < 8:
@@ -380,6 +382,6 @@ class VideoPairDataset(torch.utils.data.Dataset):
             if self._masker is None:
                 from internet_cli.pose.person import SourceMasker
 
-                self._masker = SourceMasker()
+                self._masker = SourceMasker(self.config.segmenter)
             self._masks[video] = self._masker(source)[0, 0]
         return self._masks[video]

@@ -31,6 +31,10 @@ part's log-prior at full ownership by twice this, in units of ``part_prior``."""
 
 _DEPTH = torch.tensor([DRAW_ORDER.index(p.name) for p in sk.PARTS], dtype=torch.float32)
 _INDEX = {p.name: k for k, p in enumerate(sk.PARTS)}
+FILL_PARTS = (_INDEX["torso"], _INDEX["head"])
+"""With ``motion.hidden_fill = "body"``: the parts that fill what a limb uncovers, back to front."""
+FILL_REACH = 1.0
+"""With ``motion.hidden_fill = "body"``: how far a fill part's region reaches past its outline, in limb radii."""
 
 
 @float32
@@ -114,6 +118,16 @@ def source_ownership(mask, kp_s, jac_s, limb_core: float = 0.0, capsule_join: fl
     if limb_core > 0:
         share = _front_layers(d, share, limb_core)
     return body, body * share
+
+
+@float32
+def fill_regions(own, kp_s, jac_s):
+    """With ``motion.hidden_fill = "body"``: where each of :data:`FILL_PARTS` is in the source or
+    lies under a limb or a held object, ``(B, len(FILL_PARTS), h, w)``: its own share of the person
+    (``own`` from :func:`source_ownership`) joined with its outline out to :data:`FILL_REACH`
+    limb radii, ``sigmoid(CAPSULE_EDGE (FILL_REACH - d))``."""
+    d = part_distances(kp_s, jac_s, own.shape[2], own.shape[3])[:, FILL_PARTS]
+    return torch.maximum(own[:, FILL_PARTS], torch.sigmoid(CAPSULE_EDGE * (FILL_REACH - d)))
 
 
 def _front_layers(d, share, limb_core: float):

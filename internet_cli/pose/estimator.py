@@ -17,6 +17,8 @@ import threading
 
 import numpy as np
 
+from internet_cli.config import SEGMENTERS
+
 POSE_MAX_SIDE = 640
 """Frames are shrunk to this longer side for the pose model only (it works at 256 inside)."""
 
@@ -131,28 +133,45 @@ def _close(graph) -> None:
         graph.close()
 
 
+def _start(make, what: str):
+    """A MediaPipe solution made by ``make()``, warmed on a blank frame in a quiet window; a broken
+    install is one clear line."""
+    try:
+        with _mp_lock, _quiet_stderr():
+            graph = make()
+            graph.process(np.zeros((64, 64, 3), np.uint8))
+            return graph
+    except Exception as exc:  # noqa: BLE001 - a broken install: one clear line
+        from internet_cli.errors import InternetError
+
+        raise InternetError(f"MediaPipe {what} could not start ({type(exc).__name__}: {exc}); "
+                            "reinstall mediapipe==0.10.21") from None
+
+
 class PersonSegmenter:
-    """MediaPipe's selfie segmentation (bundled, offline): ``segmenter(rgb)`` -> ``(H, W)`` float32
-    person probability in [0, 1] at the image's size. ``model_selection=1`` is the landscape model,
-    meant for whole bodies further from the camera."""
+    """A person probability ``(H, W)`` float32 in [0, 1] at the image's size: ``segmenter(rgb)``.
 
-    def __init__(self, model_selection: int = 1):
+    ``model="selfie"``: MediaPipe's selfie segmentation, landscape model (``model_selection=1``,
+    meant for whole bodies further from the camera). ``model="pose"``: the pose model's own
+    segmentation (``enable_segmentation``), which follows the body it finds (an outstretched arm
+    the selfie model misses); all 0 where it finds no person. Both bundled, offline."""
+
+    def __init__(self, model: str = "selfie"):
         mp = _import_mediapipe()
-        try:
-            with _mp_lock, _quiet_stderr():
-                self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=model_selection)
-                self._seg.process(np.zeros((64, 64, 3), np.uint8))
-        except Exception as exc:  # noqa: BLE001 - a broken install: one clear line
-            from internet_cli.errors import InternetError
-
-            raise InternetError(f"MediaPipe selfie segmentation could not start ({type(exc).__name__}: {exc}); "
-                                "reinstall mediapipe==0.10.21") from None
+        if model not in SEGMENTERS:
+            raise ValueError(f"segmenter must be one of {', '.join(SEGMENTERS)}, got {model!r}")
+        if model == "selfie":
+            self._seg = _start(lambda: mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1),
+                               "selfie segmentation")
+        else:
+            self._seg = _start(lambda: mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
+                                                              enable_segmentation=True), "Pose segmentation")
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         img = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
         with _quiet_stderr():
             mask = self._seg.process(img).segmentation_mask
-        return np.asarray(mask, np.float32)
+        return np.zeros(img.shape[:2], np.float32) if mask is None else np.asarray(mask, np.float32)
 
     def close(self) -> None:
         _close(self._seg)

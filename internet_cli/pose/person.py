@@ -1,11 +1,12 @@
 """The source's person mask for pose-mode models with ``motion.person_mask`` (docs/pose.md).
 
 One rule for training and inference, so that the model learns the mask it will be given:
-MediaPipe's selfie segmentation of the source, thresholded at 0.5, dilated by :data:`DILATE`
+a MediaPipe segmentation of the source (``motion.segmenter``: the selfie model, or the pose
+model's own), thresholded at 0.5, dilated by :data:`DILATE`
 of the side (the segmentation is often a little inside the silhouette: hair, fingers, loose
 cloth) and its edge softened by a blur of the same width. On synthetic dancers the thresholded
-segmentation alone overlaps the exact silhouette with an IoU of 0.91-0.94 (four seeds, at 256);
-``tests/pose/test_person.py`` checks that the mask holds the silhouette.
+selfie segmentation alone overlaps the exact silhouette with an IoU of 0.91-0.94 (four seeds, at
+256); ``tests/pose/test_person.py`` checks that the mask holds the silhouette, with either model.
 """
 
 from __future__ import annotations
@@ -36,16 +37,19 @@ def soft_mask(probability: np.ndarray) -> np.ndarray:
 
 class SourceMasker:
     """``masker(rgb)`` -> the soft person mask of an ``(H, W, 3)`` uint8 image, ``(1, 1, H, W)``
-    float32 (the model's ``source_mask`` input). The segmenter starts on first use."""
+    float32 (the model's ``source_mask`` input), from ``segmenter``'s segmentation
+    (``motion.segmenter``: :class:`~internet_cli.pose.estimator.PersonSegmenter`). The segmenter
+    starts on first use."""
 
-    def __init__(self):
+    def __init__(self, segmenter: str = "selfie"):
+        self.segmenter = segmenter
         self._seg = None
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         if self._seg is None:
             from internet_cli.pose.estimator import PersonSegmenter
 
-            self._seg = PersonSegmenter()
+            self._seg = PersonSegmenter(self.segmenter)
         return soft_mask(self._seg(rgb))[None, None]
 
     def close(self) -> None:

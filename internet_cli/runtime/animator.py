@@ -53,7 +53,7 @@ class TorchAnimator:
         self.size = weights.config.image_size
         self.device = device
         self.model: INTERnet = weights.build().to(device)
-        self._masker = SourceMasker()
+        self._masker = SourceMasker(self.config.motion.segmenter)
 
     @property
     def pose_mode(self) -> bool:

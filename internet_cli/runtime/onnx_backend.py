@@ -112,7 +112,7 @@ class OnnxAnimator:
         self.providers = self.sessions["frame"].get_providers()
         self.ort_device = ort_device(providers, self.providers)  # where the state lives
         self._frame_inputs = frame_input_names(self.config)
-        self._masker = SourceMasker()
+        self._masker = SourceMasker(self.config.motion.segmenter)
         missing = set(self._frame_inputs) - {i.name for i in self.sessions["frame"].get_inputs()}
         if missing:
             raise WeightsError(f"{self.folder / 'frame.onnx'} lacks the inputs {sorted(missing)}; {_REEXPORT}")

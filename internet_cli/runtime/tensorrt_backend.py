@@ -103,7 +103,7 @@ class TensorRTAnimator:
         self.info = read_export(self.folder)
         self.config = self.info.config
         self.size = self.config.image_size
-        self._masker = SourceMasker()
+        self._masker = SourceMasker(self.config.motion.segmenter)
         ensure_engines(self.folder, self.device, rebuild_stale=rebuild_stale, log=log)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         with torch.cuda.device(self.device):

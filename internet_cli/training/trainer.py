@@ -149,7 +149,8 @@ class Trainer:
         entries = scan_split(Path(spec.data), "train")
         data_cfg = DataConfig(size=self.cfg.image_size or spec.model.image_size, seed=self.cfg.seed,
                               flow="none" if spec.loss.temporal_mode == "none" else "dis",
-                              pose=self.model.pose_mode, person_mask=self.model.config.motion.person_mask)
+                              pose=self.model.pose_mode, person_mask=self.model.config.motion.person_mask,
+                              segmenter=self.model.config.motion.segmenter)
         self.dataset = VideoPairDataset(spec.data, "train", data_cfg, length=len(entries) * self.cfg.repeats,
                                         entries=entries)
         self.sampler = DistributedSampler(self.dataset, num_replicas=self.dist.world_size, rank=self.dist.rank,

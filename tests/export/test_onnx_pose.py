@@ -25,7 +25,8 @@ def test_pose_export_has_no_detector_and_takes_the_anchors(tiny512_pose_onnx, ti
     assert shapes[POSE_INPUTS[0]][1:] == [10, 2] and shapes[POSE_INPUTS[1]][1:] == [10, 2, 2]
     assert isinstance(shapes[POSE_INPUTS[0]][0], str) and isinstance(shapes[POSE_INPUTS[1]][0], str)  # dynamic batch
     source = session_for(tiny512_pose_onnx / "source_encoder.onnx")
-    assert model.config.motion.person_mask and model.config.motion.limb_core > 0  # the person mask, limb cores first
+    motion = model.config.motion  # the person mask, limb cores first, the body fill (its plates ride in the state)
+    assert motion.person_mask and motion.limb_core > 0 and motion.hidden_fill == "body"
     assert [i.name for i in source.get_inputs()] == ["source", "source_anchors", "source_affines", "source_mask"]
     errors = parity_check(model, tiny512_pose_onnx, frames=3, seed=5)  # other batch sizes, another seed
     assert not parity_failures(errors), errors

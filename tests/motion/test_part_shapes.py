@@ -56,12 +56,12 @@ def test_the_hand_beyond_the_wrist_belongs_to_the_forearm():
     assert int(d.argmin()) == PART["left_forearm"] and float(d.min()) < 0.5
 
 
-def _pose_model(prior: float) -> INTERnet:
+def _pose_model(prior: float, **motion_options) -> INTERnet:
     """The tiny pose preset, its motion field at 64x64 (as fine as a real model's, relative to the
-    limbs: at 16x16 a forearm is a pixel wide)."""
+    limbs: at 16x16 a forearm is a pixel wide), with ``motion_options``."""
     torch.manual_seed(0)
     cfg = preset("tiny", "pose")
-    motion = dataclasses.replace(cfg.motion, part_prior=prior, base_size=64)
+    motion = dataclasses.replace(cfg.motion, part_prior=prior, base_size=64, **motion_options)
     return INTERnet(dataclasses.replace(cfg, motion=motion, image_size=256)).eval()
 
 
@@ -74,11 +74,12 @@ def _body_mask(lm, size: int, parts=None, reach: float = 1.0) -> torch.Tensor:
     return (d.amin(dim=1, keepdim=True) <= reach).float()
 
 
-def _animate(prior: float, src_lm, drv_lm, mask_parts=None, reach: float = 1.0) -> dict[str, torch.Tensor]:
-    """An untrained pose model with the part prior ``prior`` on a random image, source landmarks
-    ``src_lm`` driven to ``drv_lm``, the source's person mask covering ``mask_parts`` (all: the
-    whole body) to ``reach`` limb radii: the model's outputs (weights, confidence, ...)."""
-    model = _pose_model(prior)
+def _animate(prior: float, src_lm, drv_lm, mask_parts=None, reach: float = 1.0, **motion_options) -> dict[str, torch.Tensor]:
+    """An untrained pose model with the part prior ``prior`` (and ``motion_options``) on a random
+    image, source landmarks ``src_lm`` driven to ``drv_lm``, the source's person mask covering
+    ``mask_parts`` (all: the whole body) to ``reach`` limb radii: the model's outputs (weights,
+    confidence, ...)."""
+    model = _pose_model(prior, **motion_options)
     s = model.config.image_size
     img = torch.rand(1, 3, s, s)
     m = part_motion(src_lm, drv_lm)
@@ -99,14 +100,11 @@ def test_the_prior_gives_a_moved_forearm_its_own_transform():
 
 def test_no_prior_is_the_paper_model_and_old_configs_load_without_it():
     data = dataclasses.asdict(preset("tiny", "pose"))
-    data["motion"].pop("part_prior")
-    data["motion"].pop("person_mask")
-    data["motion"].pop("residual_bound")
-    data["motion"].pop("limb_core")
-    data["motion"].pop("capsule_join")
+    for key in ("part_prior", "person_mask", "residual_bound", "limb_core", "capsule_join", "hidden_fill", "segmenter"):
+        data["motion"].pop(key)
     old = ModelConfig.from_dict(data).motion
     assert old.part_prior == 0.0 and not old.person_mask and old.residual_bound == 3.0 and old.limb_core == 0.0
-    assert old.capsule_join == 1.0
+    assert old.capsule_join == 1.0 and old.hidden_fill == "background" and old.segmenter == "selfie"
     assert preset("tiny").motion.part_prior == 0.0 and preset("tiny", "pose").motion.part_prior > 0
 
 
@@ -127,11 +125,12 @@ def test_m_is_low_where_the_background_is_hidden_by_the_source_body():
 
 
 def test_a_limb_the_segmentation_misses_still_moves_with_its_part():
-    """The person mask holds the head only (a segmentation that missed the body): the parts' own
-    shapes join it, so the moved forearm still takes the forearm's transform."""
+    """The person mask holds the head only (a segmentation that missed the body): with
+    ``motion.capsule_join`` 1 the parts' own shapes join it, so the moved forearm still takes the
+    forearm's transform."""
     src_lm, drv_lm = standing(), standing(arm_angle=1.2)
     forearm = (drv_lm[sk.L_ELBOW, :2] + drv_lm[sk.L_WRIST, :2]) / 2
-    w = _at(_animate(8.0, src_lm, drv_lm, mask_parts=("head",))["weights"][0], forearm)
+    w = _at(_animate(8.0, src_lm, drv_lm, mask_parts=("head",), capsule_join=1.0)["weights"][0], forearm)
     assert int(w.argmax()) == 1 + PART["left_forearm"] and float(w.max()) > 0.5
 
 
@@ -275,3 +274,38 @@ def test_the_capsules_join_the_person_mask_out_to_capsule_join(join):
 def test_capsule_join_is_not_negative():
     with pytest.raises(ValueError, match="capsule_join"):
         MotionConfig(capsule_join=-0.5)
+
+
+@pytest.mark.parametrize("fill, colour", [("background", 2), ("body", 0)])
+def test_a_forearm_that_leaves_the_chest_uncovers_the_chest_with_the_body_fill(fill, colour):
+    """The left forearm held across the chest is raised: where it lay, the background would show
+    the source's own forearm, so the output is a plate there. ``motion.hidden_fill``: the
+    background plate (every file so far) fills it from the blue background around the body;
+    "body" fills it from the torso's own red pixels, as the chest it covered."""
+    src_lm, drv_lm = _arm_across_chest(), standing(arm_angle=1.2)
+    model = _pose_model(8.0, residual_bound=0.0, hidden_fill=fill)
+    s = model.config.image_size
+    kp, jac, _ = part_frames(src_lm)
+    d = part_distances(torch.tensor(kp[None]).float(), torch.tensor(jac[None]).float(), s, s)[0]
+    body, forearm = d.amin(0) <= 1.0, d[PART["left_forearm"]] <= 0.6
+    img = torch.zeros(1, 3, s, s)
+    img[0, 2] = 1.0  # a blue background, a red body, a green forearm
+    img[0, :, body] = torch.tensor([1.0, 0.0, 0.0])[:, None]
+    img[0, :, forearm] = torch.tensor([0.0, 1.0, 0.0])[:, None]
+    pose = {k: torch.from_numpy(v[None]) for k, v in part_motion(src_lm, drv_lm).items() if k != "visible"}
+    pose["source_mask"] = body.float()[None, None]
+    with torch.no_grad():
+        out = model(img, img, pose)
+    where = 0.4 * src_lm[sk.L_ELBOW, :2] + 0.6 * src_lm[sk.L_WRIST, :2]  # the old forearm, on the chest
+    assert float(_at(out["hidden"][0, 0], where)) > 0.9
+    rgb = _at(out["prediction"][0], where)
+    assert int(rgb.argmax()) == colour and float(rgb[colour]) > 0.6, rgb
+
+
+def test_the_body_fill_needs_the_person_mask_and_the_segmenter_is_known():
+    with pytest.raises(ValueError, match="hidden_fill"):
+        MotionConfig(hidden_fill="body")
+    with pytest.raises(ValueError, match="hidden_fill"):
+        dataclasses.replace(preset("tiny", "pose").motion, hidden_fill="torso")
+    with pytest.raises(ValueError, match="segmenter"):
+        MotionConfig(segmenter="sam")
