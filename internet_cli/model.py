@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from internet_cli.config import ModelConfig
 from internet_cli.generation.generator import Decoder, SourceEncoder, background_plate, deform
 from internet_cli.motion.anchors import AnchorDetector
-from internet_cli.motion.dense import FILL_PARTS, DenseMotion, fill_regions, local_transforms, source_ownership
+from internet_cli.motion.dense import FILL_PARTS, DenseMotion, fill_regions, source_ownership
 from internet_cli.motion.geometry import float32, inverse_2x2, resize, warp
 
 
@@ -122,22 +122,20 @@ class INTERnet(nn.Module):
         prediction = self.decoder(deformed, warp(image[:, :3], motion["field"]), motion["confidence"])
         if self.config.motion.person_mask:  # where the background would show the source's person: the plate
             hidden = F.interpolate(motion["hidden"], size=image.shape[2:], mode="bilinear", align_corners=True)
-            prediction = (1 - hidden) * prediction + hidden * self._hidden_fill(state, image, kp_d, jac_d)
+            prediction = (1 - hidden) * prediction + hidden * self._hidden_fill(image, motion["transforms"])
         motion["prediction"] = prediction
         return motion
 
-    def _hidden_fill(self, state: SourceState, image: torch.Tensor, kp_d, jac_d) -> torch.Tensor:
+    def _hidden_fill(self, image: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
         """What shows where the background would show the source's person ``(B, 3, S, S)``: the
         background plate, or with ``motion.hidden_fill = "body"`` inside the torso and the head
-        their own plates, each moved by its part's transform (the head in front)."""
+        their own plates, each moved by its part's transform (``transforms``, the dense motion's
+        ``(B, n+1, h, w, 2)``; the head in front)."""
         fill = image[:, 3:6]
         if self.config.motion.hidden_fill == "background":
             return fill
-        b, size = kp_d.shape[0], self.config.motion.base_size
         for i, k in enumerate(FILL_PARTS):
-            kp_s, jac_s = state.anchors[:, k:k + 1].expand(b, 1, 2), state.affines[:, k:k + 1].expand(b, 1, 2, 2)
-            grid = local_transforms(kp_s, jac_s, kp_d[:, k:k + 1], jac_d[:, k:k + 1], size, size)[:, 1]
-            part = warp(image[:, 6 + 4 * i:10 + 4 * i], grid)  # its plate and where it is
+            part = warp(image[:, 6 + 4 * i:10 + 4 * i], transforms[:, 1 + k])  # its plate and where it is
             fill = part[:, 3:] * part[:, :3] + (1 - part[:, 3:]) * fill
         return fill
 

@@ -96,6 +96,7 @@ class DenseMotion(nn.Module):
         out = {"field": field, "confidence": confidence, "weights": weights}
         if self.part_prior > 0:  # the background is not seen where the source's body covers it
             out["hidden"] = weights[:, :1] * body  # (the background samples z itself)
+            out["transforms"] = transforms  # each part's own T_k (the body fill moves plates by them)
             out["confidence"] = confidence * (1 - out["hidden"])
         return out
 

@@ -280,7 +280,7 @@ def test_capsule_join_is_not_negative():
 def test_a_forearm_that_leaves_the_chest_uncovers_the_chest_with_the_body_fill(fill, colour):
     """The left forearm held across the chest is raised: where it lay, the background would show
     the source's own forearm, so the output is a plate there. ``motion.hidden_fill``: the
-    background plate (every file so far) fills it from the blue background around the body;
+    background plate (every file before 2026-12-03) fills it from the blue background around the body;
     "body" fills it from the torso's own red pixels, as the chest it covered."""
     src_lm, drv_lm = _arm_across_chest(), standing(arm_angle=1.2)
     model = _pose_model(8.0, residual_bound=0.0, hidden_fill=fill)

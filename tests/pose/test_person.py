@@ -1,11 +1,10 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from internet_cli.clips.synth import render_video
 from internet_cli.pose import skeleton as sk
 from internet_cli.pose.person import SourceMasker, soft_mask
+from tests.conftest import OPENCV_DATA
 
 
 def test_the_soft_mask_covers_the_segmentation_and_fades_out():
@@ -35,7 +34,7 @@ def test_the_source_mask_finds_synthetic_dancers(segmenter):
         masker.close()
 
 
-MESSI = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
+MESSI = OPENCV_DATA / "messi5.jpg"
 
 
 @pytest.mark.skipif(not MESSI.is_file(), reason="needs Debian's opencv-doc")
