@@ -12,7 +12,8 @@ Runs the real CLI in subprocesses and prints, from one run:
 Without ``-w``: random weights of ``--preset`` (speed does not depend on training) on a generated
 pattern video. With ``-w`` (any number of weights files, pose or learned anchors): each file in
 turn for every length, on a real photo (scikit-image's astronaut) driven by a synthetic dancer, so
-that the pose step finds a person in every frame as it does in real use.
+that the pose step finds a person in every frame as it does in real use. ``--backend onnx
+--backend torch`` times each file on both backends in the same run.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def main() -> None:
     ap.add_argument("--short", type=int, default=50)
     ap.add_argument("--long", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=1)
-    ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
+    ap.add_argument("--backend", action="append", choices=["onnx", "torch"], default=None,
+                    help="onnx (default) or torch; repeat to time both, side by side")
     ap.add_argument("-w", "--weights", type=Path, action="append", default=None)
     args = ap.parse_args()
 
@@ -113,31 +115,37 @@ def main() -> None:
             source = tmp / "source.png"
             Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8)).save(source)
             driving = lambda n: make_driving(tmp / f"drv{n}.mp4", n)  # noqa: E731
-        if args.backend == "onnx":  # export once, outside the timed runs (animate would cache it too)
-            for i, (name, w) in enumerate(named.items()):
-                subprocess.run([sys.executable, "-m", "internet_cli", "export", "--onnx", "-w", str(w), "-o",
-                                str(tmp / f"w{i}.onnx")], check=True, capture_output=True)
-                named[name] = tmp / f"w{i}.onnx"
+        backends = args.backend or ["onnx"]
+        runs = {}  # label -> (weights file or exported folder, backend)
+        for i, (name, w) in enumerate(named.items()):
+            for backend in backends:
+                label = f"{name} ({backend})" if len(backends) > 1 else name
+                if backend == "onnx":  # export once, outside the timed runs (animate would cache it too)
+                    subprocess.run([sys.executable, "-m", "internet_cli", "export", "--onnx", "-w", str(w), "-o",
+                                    str(tmp / f"w{i}.onnx")], check=True, capture_output=True)
+                    runs[label] = (tmp / f"w{i}.onnx", backend)
+                else:
+                    runs[label] = (w, backend)
         probe_before = matmul_probe()
         rows = []
         for n in (args.short, args.long):
             drv = driving(n)
-            for name, w in named.items():  # alternately, so that a noisy minute hits every file alike
-                wall, rss, model_spf = run_animate(source, drv, w, tmp / "out.mp4", args.batch_size, args.backend)
-                rows.append((name, n, wall, wall / n, model_spf, rss))
+            for label, (w, backend) in runs.items():  # alternately, so that a noisy minute hits every run alike
+                wall, rss, model_spf = run_animate(source, drv, w, tmp / "out.mp4", args.batch_size, backend)
+                rows.append((label, n, wall, wall / n, model_spf, rss))
         probe_after = matmul_probe()
     print(f"machine: {os.cpu_count()} cpus, torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"matmul probe: {probe_before:.0f} GFLOP/s before, {probe_after:.0f} GFLOP/s after")
-    print(f"backend {args.backend}, batch {args.batch_size}")
+    print(f"backend {', '.join(backends)}, batch {args.batch_size}")
     print("| weights | driving frames | wall s | s/frame (whole job) | s/frame (model) | peak RSS GiB |")
     print("|---|---|---|---|---|---|")
     for name, n, wall, spf, mspf, rss in rows:
         print(f"| {name} | {n} | {wall:.1f} | {spf:.3f} | {mspf:.3f} | {rss:.2f} |")
-    for name in named:
+    for name in runs:
         short, long = (r for r in rows if r[0] == name)
         print(f"{name}: long/short peak RSS ratio {long[5] / short[5]:.3f}")
-    if len(named) > 1:
-        first, *others = named
+    if len(runs) > 1:
+        first, *others = runs
         for other in others:
             a = next(r for r in rows if r[0] == first and r[1] == args.long)
             b = next(r for r in rows if r[0] == other and r[1] == args.long)

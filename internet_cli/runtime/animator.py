@@ -53,6 +53,8 @@ class TorchAnimator:
         self.size = weights.config.image_size
         self.device = device
         self.model: INTERnet = weights.build().to(device)
+        if device.type == "cpu":  # oneDNN's convolutions run ~10% faster on NHWC; the output is the same
+            self.model.to(memory_format=torch.channels_last)  # (benchmarks/channels_last.py)
         self._masker = SourceMasker(self.config.motion.segmenter)
 
     @property
