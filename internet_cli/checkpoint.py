@@ -9,13 +9,12 @@ safetensors never executes code, so a weights file cannot run anything when load
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from internet_cli.atomic import atomic_path
 from internet_cli.config import ModelConfig
 from internet_cli.errors import WeightsError
 
@@ -65,14 +64,8 @@ def save_weights(path: Path, model, *, trained: bool, info: dict | None = None, 
         "info": json.dumps(info or {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from internet_cli.atomic import write_text
 from internet_cli.cli.common import DeviceOption, WeightsOption, console, load_weights_or_default, warn
 
 
@@ -19,12 +19,9 @@ def _write_text(path: Path, text: str) -> None:
 
     if not path.parent.is_dir():
         raise OutputError(f"output folder does not exist: {path.parent}")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_text(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path} ({exc.strerror or exc})") from None
 
 

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from internet_cli.atomic import atomic_path
 from internet_cli.clips import flow as flowmod
 from internet_cli.clips.frames import FrameStore
 from internet_cli.clips.layout import VideoEntry, scan_split
@@ -138,8 +139,6 @@ def gt_flow_cache(entry: VideoEntry, size: int, num_frames: int,
     """``NAME.gt.npz``'s flow on the square training grid at ``size``: ``(T, 2, S, S)`` float16,
     memory-mapped from ``CACHE/{split}/{name}-{size}.gtflow.npy`` (beside the frame cache; made
     once from the compressed ground truth, rebuilt when the ``.gt.npz`` is newer)."""
-    import uuid
-
     from internet_cli.clips.frames import cache_path
     from internet_cli.clips.prepare_flow import load_npz_array
 
@@ -162,14 +161,9 @@ def gt_flow_cache(entry: VideoEntry, size: int, num_frames: int,
                          f"({num_frames} frames; expected (T, 2, H, W))")
     out = np.stack([square_flow(f, size) for f in gt]).astype(np.float16)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    with atomic_path(path) as tmp:  # concurrent builders write identical content; the last rename wins
         with open(tmp, "wb") as fh:
             np.save(fh, out)
-        os.replace(tmp, path)  # concurrent builders write identical content; the last rename wins
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 

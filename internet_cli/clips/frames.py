@@ -27,12 +27,12 @@ import contextlib
 import io
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from internet_cli.atomic import atomic_path
 from internet_cli.clips.layout import VideoEntry, frame_files, source_mtime_ns
 from internet_cli.errors import InputError, OutputError
 
@@ -161,37 +161,32 @@ class FrameStore:
     def _build(self) -> None:
         s = self.size
         source_mtime = source_mtime_ns(self.entry)  # before reading: a later edit makes it stale
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         guess = max(int(self.entry.num_frames), 2)
         count = 0
         try:
-            with open(tmp, "w+b") as fh:
-                header = _npy_header((guess, s, s, 3))
-                fh.write(header)
-                for frame in square_frames(self.entry, s):
-                    fh.write(frame.tobytes())
-                    count += 1
-                if count < 2:
-                    raise InputError(f"{self.entry.path}: fewer than 2 frames decoded ({count})")
-                final = _npy_header((count, s, s, 3))
-                if len(final) == len(header):
-                    fh.seek(0)
-                    fh.write(final)
-                else:  # a header of another length (never seen with numpy's padding): copy
-                    tmp2 = tmp.with_name(tmp.name + "2")
-                    with open(tmp2, "wb") as out:
-                        out.write(final)
-                        fh.seek(len(header))
-                        shutil.copyfileobj(fh, out, 1 << 22)
-                    os.replace(tmp2, tmp)
-            written = tmp.stat().st_mtime_ns
-            if written < source_mtime:  # a source dated in the future (clock skew, copies)
-                os.utime(tmp, ns=(source_mtime, source_mtime))
-            os.replace(tmp, self.path)
+            with atomic_path(self.path) as tmp:
+                with open(tmp, "w+b") as fh:
+                    header = _npy_header((guess, s, s, 3))
+                    fh.write(header)
+                    for frame in square_frames(self.entry, s):
+                        fh.write(frame.tobytes())
+                        count += 1
+                    if count < 2:
+                        raise InputError(f"{self.entry.path}: fewer than 2 frames decoded ({count})")
+                    final = _npy_header((count, s, s, 3))
+                    if len(final) == len(header):
+                        fh.seek(0)
+                        fh.write(final)
+                    else:  # a header of another length (never seen with numpy's padding): copy
+                        tmp2 = tmp.with_name(tmp.name + "2")
+                        with open(tmp2, "wb") as out:
+                            out.write(final)
+                            fh.seek(len(header))
+                            shutil.copyfileobj(fh, out, 1 << 22)
+                        os.replace(tmp2, tmp)
+                if tmp.stat().st_mtime_ns < source_mtime:  # a source dated in the future (clock skew, copies)
+                    os.utime(tmp, ns=(source_mtime, source_mtime))
         except OSError as exc:
             need = count * s * s * 3
             raise OutputError(f"cannot write the frame cache {self.path} ({exc.strerror or exc}; "
                               f"{need / 2**20:.0f} MiB written so far)") from None
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()

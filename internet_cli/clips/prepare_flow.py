@@ -19,11 +19,8 @@ temporary name and renamed, and streamed frame by frame (memory stays at one fra
 
 from __future__ import annotations
 
-import contextlib
-import os
 import struct
 import time
-import uuid
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
@@ -32,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from internet_cli.atomic import atomic_path
 from internet_cli.clips import flow as flowmod
 from internet_cli.clips.frames import FrameStore
 from internet_cli.clips.layout import VideoEntry, scan_split, source_mtime_ns
@@ -127,8 +125,7 @@ def write_dis_cache(entry: VideoEntry, store: FrameStore, preset: str = flowmod.
     mtime = source_mtime_ns(entry)  # before reading: a later edit makes the cache stale
     t_len, s = len(store), store.size
     header = {"descr": np.dtype(np.float16).str, "fortran_order": False, "shape": (t_len, 2, s, s)}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             for key, backward in (("flow", False), ("flow_back", True)):
                 with zf.open(key + ".npy", "w", force_zip64=True) as fh:
@@ -143,10 +140,6 @@ def write_dis_cache(entry: VideoEntry, store: FrameStore, preset: str = flowmod.
             for key, value in (("size", np.int64(s)), ("source_mtime_ns", np.int64(mtime))):
                 with zf.open(key + ".npy", "w") as fh:
                     np.lib.format.write_array(fh, np.asarray(value), allow_pickle=False)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
     return path
 
 

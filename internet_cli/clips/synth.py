@@ -30,6 +30,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from internet_cli.atomic import atomic_path, write_text
 from internet_cli.pose.files import POSE_SUFFIX, PoseTrack, save_pose
 
 __all__ = ["SynthVideo", "render_video", "write_dataset", "split_counts", "video_seed", "GT_SUFFIX"]
@@ -1106,7 +1107,8 @@ def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps
                 done += 1
                 if progress is not None:
                     progress(done, total)
-        np.savez_compressed(out / split / f"{name}{GT_SUFFIX}", flow=flow, mask=mask, visible=visible)
+        with atomic_path(out / split / f"{name}{GT_SUFFIX}", suffix=".npz") as tmp:
+            np.savez_compressed(tmp, flow=flow, mask=mask, visible=visible)
         save_pose(out / split / f"{name}{POSE_SUFFIX}",
                   PoseTrack(np.stack(landmarks), np.ones(frames, bool), (size, size), "synth", fps))
         del flow, mask, visible
@@ -1128,5 +1130,5 @@ def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps
                "visible": "(T,H,W) uint8 pixel of frame t-1 visible in frame t",
                "pose": f"NAME{POSE_SUFFIX}: (T,33,3) joints in MediaPipe's layout (docs/pose.md)"},
     }
-    (out / "synth.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_text(out / "synth.json", json.dumps(meta, indent=2) + "\n")
     return paths

@@ -20,10 +20,10 @@ NVIDIA GPU; everything is imported lazily, so the rest of the package never need
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
+from internet_cli.atomic import atomic_path, write_text
 from internet_cli.errors import BackendError, WeightsError
 
 # Dynamic-batch optimisation profile of the graphs fed driving frames: (min, opt, max).
@@ -105,9 +105,8 @@ def build_engine(onnx_path: Path, plan_path: Path, *, device=None,
     engine = builder.build_serialized_network(network, config)
     if engine is None:
         raise BackendError(f"TensorRT failed to build an engine from {onnx_path} (see its log above)")
-    partial = plan_path.with_name(plan_path.name + ".partial")
-    partial.write_bytes(memoryview(engine))
-    os.replace(partial, plan_path)  # never a half-written engine under the real name
+    with atomic_path(plan_path) as partial:  # never a half-written engine under the real name
+        partial.write_bytes(memoryview(engine))
     return plan_path
 
 
@@ -182,7 +181,7 @@ def ensure_engines(folder: Path, device, *, rebuild_stale: bool = False,
             record_path(folder, graph).unlink(missing_ok=True)
             build_engine(folder / f"{graph}.onnx", folder / f"{graph}.plan", device=device)
             record = expected
-            record_path(folder, graph).write_text(json.dumps(record, indent=2) + "\n")
+            write_text(record_path(folder, graph), json.dumps(record, indent=2) + "\n")
         records[graph] = record
     return records
 

@@ -14,13 +14,12 @@ video's smoothed landmarks, reusable as a motion template). Arrays:
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from internet_cli.atomic import atomic_path
 from internet_cli.errors import InputError
 from internet_cli.pose.skeleton import NUM_LANDMARKS
 
@@ -56,14 +55,10 @@ class PoseTrack:
 def save_pose(path: Path, track: PoseTrack) -> None:
     """Write ``track`` atomically (a temporary file beside ``path``, then renamed)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")
-    try:
+    with atomic_path(path, suffix=".npz") as tmp:  # savez adds .npz to a name without it
         np.savez_compressed(tmp, landmarks=np.asarray(track.landmarks, np.float32),
                             found=np.asarray(track.found, bool), frame_size=np.asarray(track.frame_size, np.int64),
                             origin=np.array(track.origin), fps=np.array(float(track.fps)))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_pose(path: Path) -> PoseTrack:

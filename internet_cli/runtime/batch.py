@@ -32,18 +32,18 @@ import csv
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from internet_cli.atomic import write_text
 from internet_cli.errors import InputError, InternetError, OutputError
 from internet_cli.paths import check_apart
 from internet_cli.runtime.pipeline import AnimateOptions, Job, run
 from internet_cli.video.image import load_image, to_square
 from internet_cli.video.reader import probe_video
-from internet_cli.video.writer import _umask, check_output_path, video_format
+from internet_cli.video.writer import check_output_path, video_format
 
 MARKER_SUFFIX = ".done"
 
@@ -227,15 +227,7 @@ def write_marker(job: PairJob, fingerprint: dict, frames: int) -> Path:
     """Write the completion marker atomically (temporary file, then rename)."""
     marker = marker_path(job.output)
     data = json.dumps(_marker_record(job, fingerprint, frames), sort_keys=True)
-    fd, tmp = tempfile.mkstemp(dir=str(marker.parent), prefix=marker.name + ".", suffix=".partial")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # like the output itself, not mkstemp's 0600
-        os.replace(tmp, marker)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(marker, data)
     return marker
 
 

@@ -9,13 +9,13 @@ tensors and plain values, and are read with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
+
+from internet_cli.atomic import atomic_path
 
 _NAME = re.compile(r"^step-(\d{8})\.pt$")
 
@@ -28,16 +28,8 @@ def save_checkpoint(run: Path, step: int, state: dict, keep: int) -> Path:
     folder = checkpoint_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step-{step:08d}.pt"
-    fd, tmp = tempfile.mkstemp(prefix=".step-", suffix=".partial", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     for old in list_checkpoints(run)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
     return path

@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
+from internet_cli.atomic import write_text
 from internet_cli.checkpoint import save_weights
 from internet_cli.config import LossConfig, ModelConfig, TrainConfig
 from internet_cli.clips.dataset import DataConfig, VideoPairDataset
@@ -363,7 +364,7 @@ class Trainer:
         """Train until ``total_steps``; checkpoints every ``checkpoint_every`` steps and at the end."""
         if self.dist.is_main:
             self.spec.run.mkdir(parents=True, exist_ok=True)
-            (self.spec.run / "run.json").write_text(json.dumps(self.spec.describe(), indent=2))
+            write_text(self.spec.run / "run.json", json.dumps(self.spec.describe(), indent=2))
             self.writer = _tensorboard(self.spec.run)
         sums: dict[str, float] = {}
         count = 0

@@ -48,6 +48,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from internet_cli.atomic import publish
 from internet_cli.errors import OutputError
 
 log = logging.getLogger(__name__)
@@ -175,20 +176,6 @@ def _time_base_for(fps: Fraction) -> Fraction:
     """
     k = max(1, math.ceil(90000 / fps.numerator))
     return Fraction(1, fps.numerator * k)
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows (Linux /proc)."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 class VideoWriter:
@@ -335,11 +322,8 @@ class VideoWriter:
             final = self._temps[0]
             if self.audio_from is not None:
                 final = self._add_audio(final)
-            _fsync_file(final)
-            os.chmod(final, 0o666 & ~_umask())
-            os.replace(final, self.path)
+            publish(final, self.path)
             self._temps.remove(final)
-            _fsync_dir(self.path.parent)
         except BaseException as exc:
             self.abort()
             self._raise_as_output_error(exc)
@@ -639,27 +623,6 @@ def _first_or_none(it: Iterator) -> Iterator | None:
     except StopIteration:
         return None
     return itertools.chain([first], it)
-
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(str(folder), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 __all__ = ["FORMATS", "VideoFormat", "VideoWriter", "check_output_path", "video_format"]

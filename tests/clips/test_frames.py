@@ -54,7 +54,7 @@ def test_video_frames_equal_direct_decode(entries):
         store[15]
     assert store.path == default_cache_dir(entry) / "train" / f"a-{SIZE}.npy"
     assert store.path.stat().st_size >= 15 * SIZE * SIZE * 3
-    assert not [p for p in store.path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in store.path.parent.iterdir() if p.name.endswith(".partial")]
 
 
 def test_frame_folder_goes_through_the_cache(entries):
@@ -117,7 +117,7 @@ def test_concurrent_builders_agree(entries):
         t.join()
     assert not errors
     assert len(results) == 4 and all(np.array_equal(r, results[0]) for r in results)
-    leftovers = [p.name for p in FrameStore(entry, SIZE).path.parent.iterdir() if p.name.endswith(".tmp")]
+    leftovers = [p.name for p in FrameStore(entry, SIZE).path.parent.iterdir() if p.name.endswith(".partial")]
     assert leftovers == []
 
 
