@@ -213,6 +213,7 @@ class LossConfig:
 
     perceptual: float = 10.0  # lambda_per, eq. 9 (summed over a 4-level image pyramid)
     style: float = 0.0  # lambda_sty, eq. 10-11
+    perceptual_backbone: str = "vgg19"  # vgg19 (the paper's) | efficientnet-lite0 (losses/backbones.py)
     adversarial: float = 1.0  # eq. 8, multi-scale (pix2pixHD)
     feature_matching: float = 10.0
     equivariance_value: float = 10.0  # FOMM's equivariance with random TPS, on anchors
@@ -235,6 +236,9 @@ class LossConfig:
     def __post_init__(self) -> None:
         if self.temporal_mode not in TEMPORAL_MODES:
             raise ValueError(f"temporal_mode must be one of {', '.join(TEMPORAL_MODES)}, got {self.temporal_mode!r}")
+        from internet_cli.losses.backbones import check_backbone
+
+        check_backbone(self.perceptual_backbone)
         if not 0.0 < self.ownership_floor < 1.0:
             raise ValueError(f"ownership_floor must be in (0, 1), got {self.ownership_floor}")
 

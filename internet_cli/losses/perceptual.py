@@ -1,4 +1,7 @@
-"""Perceptual (paper eq. 9) and style (eq. 10-11) losses through one VGG-19 pass.
+"""Perceptual (paper eq. 9) and style (eq. 10-11) losses through one pass of a frozen backbone.
+
+The backbone (``losses/backbones.py``) is VGG-19, the paper's, or EfficientNet-lite0; each gives five
+feature layers ``phi_l`` (VGG: relu1_1..relu5_1) and says each layer's stride.
 
 Perceptual loss, over an image pyramid (FOMM's multi-scale variant)::
 
@@ -16,11 +19,11 @@ Style loss, at full resolution only (the first pyramid level)::
 The Gram normalisation 1/(CHW) already makes the term size independent, so no second 1/(CHW) is
 applied. Grams are computed in float32.
 
-Layers an image level is too small for (relu{k}_1 needs at least 2^(k-1) pixels per side, e.g.
-relu5_1 needs 16) are skipped at that level.
+Layers an image level is too small for (a layer needs at least its stride in pixels per side, e.g.
+VGG's relu5_1 needs 16) are skipped at that level.
 
 The target's features are computed under ``no_grad``. A term whose weight is 0 (or whose layer
-weights are all 0) is not computed and is absent from the returned dict; VGG layers deeper than
+weights are all 0) is not computed and is absent from the returned dict; backbone layers deeper than
 the deepest one with a non-zero weight are not run.
 """
 
@@ -32,8 +35,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from internet_cli.losses.vgg import OUTPUT_LAYERS, VGG19Features
 
+NUM_LAYERS = 5  # feature layers of every backbone
 FOMM_LAYER_WEIGHTS: tuple[float, ...] = (10.0, 10.0, 10.0, 10.0, 10.0)
 PIX2PIXHD_LAYER_WEIGHTS: tuple[float, ...] = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 DEFAULT_SCALES: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)
@@ -62,16 +65,15 @@ def downsample(x: torch.Tensor, scale: float) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="area")
 
 
-def _max_depth(height: int, width: int) -> int:
-    """How many of relu1_1..relu5_1 an image of this size reaches (k-th needs 2^(k-1) px)."""
-    side = min(height, width)
-    return sum(1 for k in range(len(OUTPUT_LAYERS)) if side >= 2**k)
+def _max_depth(strides: Sequence[int], height: int, width: int) -> int:
+    """How many of the backbone's layers an image of this size reaches (each needs its stride in px)."""
+    return sum(1 for s in strides if min(height, width) >= s)
 
 
 def _check_weights(name: str, weights: Sequence[float]) -> tuple[float, ...]:
     weights = tuple(float(v) for v in weights)
-    if len(weights) != len(OUTPUT_LAYERS):
-        raise ValueError(f"{name} needs {len(OUTPUT_LAYERS)} values (relu1_1..relu5_1), got {len(weights)}")
+    if len(weights) != NUM_LAYERS:
+        raise ValueError(f"{name} needs {NUM_LAYERS} values (one per feature layer), got {len(weights)}")
     if any(v < 0 for v in weights):
         raise ValueError(f"{name} must be non-negative, got {weights}")
     return weights
@@ -81,7 +83,8 @@ class PerceptualStyleLoss(nn.Module):
     """Computes ``{"perceptual": lambda_per * L_per, "style": lambda_sty * L_sty}``.
 
     Args:
-        vgg: the frozen feature extractor (``load_vgg19()[0]``).
+        backbone: the frozen feature extractor (``load_backbone(...)[0]``): ``forward(x, num_layers)``
+            gives the first ``num_layers`` of its five layers, ``strides`` says each one's stride.
         perceptual_weight: lambda_per; 0 skips the perceptual term.
         style_weight: lambda_sty; 0 (the default) skips the style term.
         layer_weights: per-layer weights of the perceptual term (relu1_1..relu5_1).
@@ -91,7 +94,7 @@ class PerceptualStyleLoss(nn.Module):
 
     def __init__(
         self,
-        vgg: VGG19Features,
+        backbone: nn.Module,
         *,
         perceptual_weight: float = 1.0,
         style_weight: float = 0.0,
@@ -100,7 +103,7 @@ class PerceptualStyleLoss(nn.Module):
         scales: Sequence[float] = DEFAULT_SCALES,
     ) -> None:
         super().__init__()
-        self.vgg = vgg
+        self.backbone = backbone
         self.perceptual_weight = float(perceptual_weight)
         self.style_weight = float(style_weight)
         self.layer_weights = _check_weights("layer_weights", layer_weights)
@@ -138,13 +141,13 @@ class PerceptualStyleLoss(nn.Module):
         sty_total = prediction.new_zeros((), dtype=torch.float32)
         for k, scale in enumerate(scales):
             pred_in = downsample(prediction, scale)
-            # relu{k+1}_1 sits after k max-pools: it needs at least 2^k pixels per side.
-            depth = min(max(per_depth, sty_depth if k == 0 else 0), _max_depth(*pred_in.shape[2:]))
+            depth = min(max(per_depth, sty_depth if k == 0 else 0),
+                        _max_depth(self.backbone.strides, *pred_in.shape[2:]))
             if depth == 0:
                 continue
-            pred_feats = self.vgg(pred_in, num_layers=depth)
+            pred_feats = self.backbone(pred_in, num_layers=depth)
             with torch.no_grad():
-                target_feats = self.vgg(downsample(target, scale), num_layers=depth)
+                target_feats = self.backbone(downsample(target, scale), num_layers=depth)
             if use_per:
                 for w, pf, tf in zip(self.layer_weights, pred_feats, target_feats):
                     if w > 0:

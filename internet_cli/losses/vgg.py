@@ -72,6 +72,9 @@ class VGG19Features(nn.Module):
     eval mode (``train()`` is a no-op), but gradients do flow through it to the input.
     """
 
+    layer_names = LAYER_NAMES
+    strides = (1, 2, 4, 8, 16)  # of each output layer (relu{k}_1 follows k-1 max-pools)
+
     def __init__(self) -> None:
         super().__init__()
         self.features = _make_features()

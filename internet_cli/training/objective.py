@@ -37,15 +37,15 @@ def build_discriminator(cfg: LossConfig) -> MultiScaleDiscriminator | None:
 
 
 class GeneratorObjective(nn.Module):
-    def __init__(self, model: INTERnet, vgg: nn.Module | None, discriminator: MultiScaleDiscriminator | None,
+    def __init__(self, model: INTERnet, backbone: nn.Module | None, discriminator: MultiScaleDiscriminator | None,
                  cfg: LossConfig):
         super().__init__()
         self.model = model
         self.cfg = cfg
         self.perceptual = (
-            PerceptualStyleLoss(vgg, perceptual_weight=cfg.perceptual, style_weight=cfg.style,
+            PerceptualStyleLoss(backbone, perceptual_weight=cfg.perceptual, style_weight=cfg.style,
                                 scales=cfg.perceptual_scales)
-            if vgg is not None and (cfg.perceptual > 0 or cfg.style > 0) else None
+            if backbone is not None and (cfg.perceptual > 0 or cfg.style > 0) else None
         )
         self.mirror_pairs = mirror_pairs(cfg.mirror, cfg.mirror_pairs, model.config.motion.num_anchors)
         # Not a registered submodule: its parameters belong to the discriminator's own DDP.

@@ -123,13 +123,13 @@ class Trainer:
         self.discriminator = build_discriminator(spec.loss)
         if self.discriminator is not None:
             self.discriminator.to(self.device)
-        vgg = None
+        backbone = None
         if spec.loss.perceptual > 0 or spec.loss.style > 0:
-            from internet_cli.losses.vgg import load_vgg19
+            from internet_cli.losses.backbones import load_backbone
 
-            vgg, self.vgg_pretrained = load_vgg19(spec.vgg_weights)
-            vgg = vgg.to(self.device)
-        self.g_objective = GeneratorObjective(self.model, vgg, self.discriminator, spec.loss).to(self.device)
+            backbone, self.backbone_pretrained = load_backbone(spec.loss.perceptual_backbone, spec.vgg_weights)
+            backbone = backbone.to(self.device)
+        self.g_objective = GeneratorObjective(self.model, backbone, self.discriminator, spec.loss).to(self.device)
         self.d_objective = (
             DiscriminatorObjective(self.discriminator, spec.loss) if self.discriminator is not None else None
         )

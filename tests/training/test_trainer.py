@@ -63,6 +63,17 @@ def test_train_writes_weights_that_animate_loads(synth, tmp_path):
     assert r.returncode == 2 and "--resume" in r.stderr
 
 
+def test_train_with_the_pretrained_efficientnet_backbone(synth, tmp_path):
+    run = tmp_path / "run"
+    r = train_cli("--data", str(synth), "--run-dir", str(run), "--max-steps", "2", *TRAIN,
+                  "--perceptual-backbone", "efficientnet-lite0")
+    assert r.returncode == 0, r.stderr
+    assert "perceptual=" in r.stderr
+    from internet_cli.checkpoint import load_weights
+
+    assert load_weights(run / "weights.safetensors").info["loss"]["perceptual_backbone"] == "efficientnet-lite0"
+
+
 def test_killed_and_resumed_equals_uninterrupted(synth, tmp_path):
     straight = tmp_path / "straight"
     r = train_cli("--data", str(synth), "--run-dir", str(straight), "--max-steps", "8", "--checkpoint-every", "2", *TRAIN)
