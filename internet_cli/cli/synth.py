@@ -22,6 +22,10 @@ def synth(
     photo_backgrounds: Annotated[float, typer.Option(
         "--photo-backgrounds", help="Share of the videos set on a real photo (scikit-image's, and "
                                     "opencv-doc's when installed) instead of a studio backdrop.")] = 0.0,
+    motion: Annotated[str, typer.Option(
+        "--motion", help="How the dancers move: periodic (smooth periodic joint angles) or mocap (real motion "
+        "capture, DeepMimic's clips from the pybullet wheel: pip install 'internet-cli[train]'; docs/synth.md).")]
+    = "periodic",
     overwrite: Annotated[bool, typer.Option("--overwrite",
                                             help="Write into a non-empty OUT (replaces earlier synth_* files).")]
     = False,
@@ -41,7 +45,14 @@ def synth(
         raise typer.BadParameter(f"must be in [0, 1), got {test_fraction}", param_hint="--test-fraction")
     if not 0.0 <= photo_backgrounds <= 1.0:
         raise typer.BadParameter(f"must be in [0, 1], got {photo_backgrounds}", param_hint="--photo-backgrounds")
-    from internet_cli.clips.synth import photo_folders
+    from internet_cli.clips.synth import MOTIONS, photo_folders
+
+    if motion not in MOTIONS:
+        raise typer.BadParameter(f"must be one of {', '.join(MOTIONS)}, got {motion!r}", param_hint="--motion")
+    if motion == "mocap":
+        from internet_cli.clips.mocap import motions_dir
+
+        motions_dir()  # one line naming the install command, before anything is written
     from internet_cli.paths import check_apart
 
     splits = [(f"{split} folder", out / split) for split in ("train", "test")]  # where the videos go
@@ -67,9 +78,9 @@ def synth(
                   TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("synth", total=videos * frames)
         write_dataset(out, videos=videos, frames=frames, size=size, seed=seed, fps=fps,
-                      test_fraction=test_fraction, photo_backgrounds=photo_backgrounds, progress=lambda done, total: bar.update(task, completed=done))
+                      test_fraction=test_fraction, photo_backgrounds=photo_backgrounds, motion=motion, progress=lambda done, total: bar.update(task, completed=done))
     console.print(f"wrote {out}: {n_train} train + {n_test} test videos, {frames} frames of {size}x{size} "
-                  f"at {fps} fps (seed {seed}), with NAME.gt.npz ground truth and NAME.pose.npz joints")
+                  f"at {fps} fps (seed {seed}, {motion} motion), with NAME.gt.npz ground truth and NAME.pose.npz joints")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,7 @@ when it is importable, procedural prints otherwise).
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 import functools
 import json
 import math
@@ -358,6 +359,14 @@ class _Motion:
     knee: dict[int, _Wave]
 
 
+def _mocap_motion(periodic: _Motion, mocap) -> _Motion:
+    """``periodic`` with every joint the clips capture replaced by the mocap's (the wrists stay)."""
+    side = lambda key: {s: mocap.series(f"{key}{s}") for s in (-1, 1)}  # noqa: E731
+    return dataclasses.replace(periodic, tilt=mocap.series("tilt"), head=mocap.series("head"),
+                               sway=mocap.series("sway"), bob=mocap.series("bob"), abd=side("abd"),
+                               elbow=side("elbow"), hip=side("hip"), knee=side("knee"))
+
+
 def _sample_motion(rng: np.random.Generator, cross_side: int) -> _Motion:
     f0 = float(rng.uniform(0.35, 0.75))  # tempo (Hz)
     abd, elbow, wrist, hip, knee = {}, {}, {}, {}, {}
@@ -454,7 +463,8 @@ class _FrameRender:
 class _Scene:
     """One video's figure, outfit, motion, camera path and background."""
 
-    def __init__(self, seed: int, frames: int, size: int, fps: int, photo_backgrounds: float = 0.0):
+    def __init__(self, seed: int, frames: int, size: int, fps: int, photo_backgrounds: float = 0.0,
+                 motion: str = "periodic"):
         self.seed, self.T, self.size, self.fps = int(seed), int(frames), int(size), int(fps)
         self.photo_backgrounds = float(photo_backgrounds)
         ss = np.random.SeedSequence(self.seed)
@@ -462,6 +472,13 @@ class _Scene:
         self.body = _sample_body(r_body)
         self.front = int(r_layout.choice([-1, 1]))  # the arm drawn in front of the torso
         self.motion = _sample_motion(r_motion, cross_side=self.front)
+        self.mocap = None
+        if motion == "mocap":  # its own stream: everything else is drawn as for a periodic dancer
+            from internet_cli.clips import mocap
+
+            r_mocap = np.random.default_rng(np.random.SeedSequence([self.seed, 17]))
+            self.mocap = mocap.sample_motion(r_mocap, max(self.T - 1, 1) / self.fps, self.fps)
+            self.motion = _mocap_motion(self.motion, self.mocap)
 
         # camera path (runway): the figure walks toward the camera, so it grows by `grow` over the
         # clip and, in perspective, everything below the horizon `hz` moves down by the same factor
@@ -983,7 +1000,16 @@ class SynthVideo:
     seed: int = 0
 
 
-def _check(frames: int, size: int, fps: int) -> None:
+MOTIONS = ("periodic", "mocap")  # smooth periodic joint angles | DeepMimic's motion capture (clips/mocap.py)
+
+
+def _check(frames: int, size: int, fps: int, motion: str = "periodic") -> None:
+    if motion not in MOTIONS:
+        raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
+    if motion == "mocap":
+        from internet_cli.clips.mocap import motions_dir
+
+        motions_dir()  # InputError, one line, without pybullet
     if frames < 1:
         raise ValueError(f"frames must be >= 1, got {frames}")
     if size < 32:
@@ -992,12 +1018,11 @@ def _check(frames: int, size: int, fps: int) -> None:
         raise ValueError(f"fps must be >= 1, got {fps}")
 
 
-def _iter_video(seed: int, frames: int, size: int, fps: int, photo_backgrounds: float = 0.0,
-                landmarks: list | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def _iter_video(scene: _Scene, landmarks: list | None = None
+                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield ``(frame, flow, mask, visible)`` for t = 0..T-1 (flow float32 (2,H,W), others uint8);
     each frame's joints (:meth:`_Scene.landmarks`) are appended to ``landmarks`` when given."""
-    _check(frames, size, fps)
-    scene = _Scene(seed, frames, size, fps, photo_backgrounds)
+    frames, size = scene.T, scene.size
     prev = None
     for t in range(frames):
         cur = scene.render(t)
@@ -1012,24 +1037,28 @@ def _iter_video(seed: int, frames: int, size: int, fps: int, photo_backgrounds: 
         prev = cur
 
 
-def render_video(seed: int, frames: int, size: int, fps: int = 30, photo_backgrounds: float = 0.0) -> SynthVideo:
+def render_video(seed: int, frames: int, size: int, fps: int = 30, photo_backgrounds: float = 0.0,
+                 motion: str = "periodic") -> SynthVideo:
     """Render one synthetic video (deterministic for ``seed``) with its exact ground truth.
-    ``photo_backgrounds``: the probability that the background is a real photo."""
+    ``photo_backgrounds``: the probability that the background is a real photo; ``motion``: one of
+    ``MOTIONS``."""
+    _check(frames, size, fps, motion)
     T = int(frames)
     landmarks: list[np.ndarray] = []
     out = SynthVideo(np.empty((T, size, size, 3), np.uint8), np.empty((T, 2, size, size), np.float32),
                      np.empty((T, size, size), np.uint8), np.empty((T, size, size), np.uint8),
                      np.empty((T, 33, 3), np.float32), int(fps), int(seed))
-    for t, (img, flow, mask, vis) in enumerate(_iter_video(seed, T, size, fps, photo_backgrounds, landmarks)):
+    scene = _Scene(seed, T, size, fps, photo_backgrounds, motion)
+    for t, (img, flow, mask, vis) in enumerate(_iter_video(scene, landmarks)):
         out.frames[t], out.flow[t], out.mask[t], out.visible[t] = img, flow, mask, vis
     out.landmarks[:] = np.stack(landmarks)
     return out
 
 
-def arm_angles(seed: int, frames: int, fps: int = 30) -> np.ndarray:
+def arm_angles(seed: int, frames: int, fps: int = 30, motion: str = "periodic") -> np.ndarray:
     """``(frames, 4)`` degrees: shoulder and elbow of one side, then of the other, in each frame of
-    ``render_video(seed, frames, fps=fps)`` (the motion alone, nothing is rendered)."""
-    m = _Scene(seed, frames, 64, fps).motion  # the motion does not depend on the frame size
+    ``render_video(seed, frames, fps=fps, motion=motion)`` (the motion alone, nothing is rendered)."""
+    m = _Scene(seed, frames, 64, fps, motion=motion).motion  # the motion does not depend on the frame size
     joints = (m.abd[-1], m.elbow[-1], m.abd[1], m.elbow[1])
     return np.degrees([[joint(t / fps) for joint in joints] for t in range(frames)])
 
@@ -1072,10 +1101,11 @@ def clear_previous(out: Path) -> None:
 
 
 def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps: int = 30,
-                  test_fraction: float = 0.2, photo_backgrounds: float = 0.0,
+                  test_fraction: float = 0.2, photo_backgrounds: float = 0.0, motion: str = "periodic",
                   progress: Callable[[int, int], None] | None = None) -> list[Path]:
     """Write ``videos`` synthetic videos (+ ``NAME.gt.npz``, ``NAME.pose.npz``) into ``out/train``
-    and ``out/test``; ``photo_backgrounds`` is the probability of a real-photo background.
+    and ``out/test``; ``photo_backgrounds`` is the probability of a real-photo background,
+    ``motion`` how the dancers move (``MOTIONS``).
 
     Video ``i`` is ``synth_{i:04d}.mp4`` rendered with seed ``video_seed(seed, i)``; the last
     ``n_test`` videos go to ``test/``. ``progress(done_frames, total_frames)`` is called after
@@ -1083,7 +1113,7 @@ def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps
     """
     from internet_cli import __version__
 
-    _check(frames, size, fps)
+    _check(frames, size, fps, motion)
     n_train, n_test = split_counts(videos, test_fraction)
     out = Path(out)
     for split in ("train", "test"):
@@ -1091,6 +1121,7 @@ def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps
     total, done = videos * frames, 0
     paths: list[Path] = []
     names = {"train": [], "test": []}
+    mocap: list[dict] = []
     for i in range(videos):
         split = "train" if i < n_train else "test"
         name = f"synth_{i:04d}"
@@ -1100,8 +1131,10 @@ def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps
         visible = np.empty((frames, size, size), np.uint8)
         landmarks: list[np.ndarray] = []
         with _video_writer(path, fps, size) as writer:
-            for t, (img, f, m, v) in enumerate(_iter_video(video_seed(seed, i), frames, size, fps,
-                                                           photo_backgrounds, landmarks)):
+            scene = _Scene(video_seed(seed, i), frames, size, fps, photo_backgrounds, motion)
+            if scene.mocap is not None:
+                mocap.append({"video": path.name, **scene.mocap.describe()})
+            for t, (img, f, m, v) in enumerate(_iter_video(scene, landmarks)):
                 writer.write(img)
                 flow[t], mask[t], visible[t] = f, m, v
                 done += 1
@@ -1119,12 +1152,13 @@ def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps
         "version": __version__,
         "format_version": SYNTH_FORMAT_VERSION,
         "args": {"videos": videos, "frames": frames, "size": size, "seed": seed, "fps": fps,
-                 "test_fraction": test_fraction, "photo_backgrounds": photo_backgrounds},
+                 "test_fraction": test_fraction, "photo_backgrounds": photo_backgrounds, "motion": motion},
         "video_seeds": [video_seed(seed, i) for i in range(videos)],
         "train": names["train"],
         "test": names["test"],
         "photo_textures": photos_available(),
         "background_photos": background_photos() if photo_backgrounds > 0 else [],
+        "mocap": mocap,  # per video: the DeepMimic clips chained, speed and camera (clips/mocap.py)
         "gt": {"suffix": GT_SUFFIX, "flow": "(T,2,H,W) float16 pixels (dx,dy) from frame t-1 into frame t",
                "mask": "(T,H,W) uint8 figure foreground of frame t",
                "visible": "(T,H,W) uint8 pixel of frame t-1 visible in frame t",

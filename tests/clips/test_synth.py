@@ -22,7 +22,9 @@ T = 6
 
 @pytest.fixture(scope="module")
 def videos() -> list[SynthVideo]:
-    return [render_video(seed, T, SIZE) for seed in (0, 1, 2)]
+    """Three periodic dancers and two on motion capture: the ground truth holds for both."""
+    return [render_video(seed, T, SIZE) for seed in (0, 1, 2)] + \
+        [render_video(seed, T, SIZE, motion="mocap") for seed in (3, 4)]
 
 
 def _backwarp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -82,10 +84,11 @@ def test_flow_is_zero_on_the_background(videos):
 
 
 def test_visibility(videos):
-    for v in videos:
+    for i, v in enumerate(videos):
         for t in range(1, T):
             vis = v.visible[t].astype(bool)
-            assert vis.mean() > 0.9  # most of the frame stays visible
+            # most of the frame stays visible (a captured run uncovers more of it per frame)
+            assert vis.mean() > (0.9 if i < 3 else 0.85)
             fg = v.mask[t - 1] > 0
             # figure points that land on figure pixels of frame t (or leave it) are the occlusions
             hidden = ~vis
@@ -220,7 +223,7 @@ def test_cli(tmp_path):
     res = runner.invoke(app, args[:-4] + ["--videos", "1", "--overwrite"])
     assert res.exit_code == 0, res.output
     assert not (out / "test" / "synth_0001.mp4").exists() and (out / "keep.txt").exists()
-    for bad in (["--videos", "0"], ["--frames", "1"], ["--size", "40"], ["--size", "16"]):
+    for bad in (["--videos", "0"], ["--frames", "1"], ["--size", "40"], ["--size", "16"], ["--motion", "ballet"]):
         res = runner.invoke(app, ["synth", str(tmp_path / "other"), *bad])
         assert res.exit_code == 2, (bad, res.output)
         assert not (tmp_path / "other").exists()

@@ -74,6 +74,16 @@ def test_train_with_the_pretrained_efficientnet_backbone(synth, tmp_path):
     assert load_weights(run / "weights.safetensors").info["loss"]["perceptual_backbone"] == "efficientnet-lite0"
 
 
+def test_train_accepts_a_mocap_dataset(tmp_path):
+    data = tmp_path / "mocap"
+    r = subprocess.run([sys.executable, "-m", "internet_cli", "synth", str(data), "--videos", "3", "--frames", "24",
+                        "--size", "64", "--seed", "4", "--motion", "mocap"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "mocap motion" in " ".join(r.stderr.split())  # the console writes to stderr
+    r = train_cli("--data", str(data), "--run-dir", str(tmp_path / "run"), "--max-steps", "2", *TRAIN)
+    assert r.returncode == 0, r.stderr
+
+
 def test_killed_and_resumed_equals_uninterrupted(synth, tmp_path):
     straight = tmp_path / "straight"
     r = train_cli("--data", str(synth), "--run-dir", str(straight), "--max-steps", "8", "--checkpoint-every", "2", *TRAIN)
