@@ -92,6 +92,10 @@ class EfficientNetLite0(nn.Module):
 
     layer_names = LAYER_NAMES
     strides = STRIDES
+    #: the perceptual term is multiplied by this, so that the default weight gives it about the size
+    #: it has through the random VGG-19 (its features are batch-normalised, about 16x larger):
+    #: ``benchmarks/perceptual_cost.py --scale`` measures the ratio (0.062-0.063).
+    loss_scale = 1 / 16
 
     def __init__(self) -> None:
         super().__init__()

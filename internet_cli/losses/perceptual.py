@@ -7,7 +7,9 @@ Perceptual loss, over an image pyramid (FOMM's multi-scale variant)::
 
     L_per = sum_s sum_l w_l * mean |phi_l(down_s(I)) - phi_l(down_s(O))|
 
-``mean`` is over batch, channels and positions (the 1/CHW of eq. 9, an L1 norm). Downsampling is
+``mean`` is over batch, channels and positions (the 1/CHW of eq. 9, an L1 norm). A backbone may
+carry a ``loss_scale`` that multiplies the perceptual term (EfficientNet-lite0's 1/16 keeps the
+default weight's meaning); the style term is not rescaled. Downsampling is
 area averaging. Layer weights: ``FOMM_LAYER_WEIGHTS`` = [10]*5 (the default, what FOMM trains with)
 or ``PIX2PIXHD_LAYER_WEIGHTS`` = [1/32, 1/16, 1/8, 1/4, 1].
 
@@ -157,7 +159,7 @@ class PerceptualStyleLoss(nn.Module):
                     if w > 0:
                         sty_total = sty_total + w * style_distance(pf, tf)
         if use_per:
-            out["perceptual"] = self.perceptual_weight * per_total
+            out["perceptual"] = self.perceptual_weight * getattr(self.backbone, "loss_scale", 1.0) * per_total
         if use_sty:
             out["style"] = self.style_weight * sty_total.to(prediction.dtype)
         return out
