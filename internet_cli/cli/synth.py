@@ -56,7 +56,7 @@ def synth(
     from internet_cli.paths import check_apart
 
     splits = [(f"{split} folder", out / split) for split in ("train", "test")]  # where the videos go
-    check_apart(splits, [("photo folder", f) for f in photo_folders(photo_backgrounds)], kind="folder")
+    check_apart(splits, [("photo folder", f) for f in photo_folders()], kind="folder")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):

@@ -107,7 +107,9 @@ def _hsv(h: float, s: float, v: float) -> np.ndarray:
 # Textures ("prints"): functions of local coordinates in body units
 # --------------------------------------------------------------------------------------
 
-_PHOTO_NAMES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field",
+# scikit-image's photos for garment prints. Not its astronaut or camera man: people, and sources of
+# the real-photo evaluation (benchmarks/pose_following.py), which training must never see.
+_PHOTO_NAMES = ("coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field",
                 "colorwheel", "brick", "grass", "gravel")
 
 
@@ -128,8 +130,21 @@ def _photo(name: str) -> np.ndarray | None:
     return img / (255.0 if img.max() > 1.0 else 1.0)
 
 
+def texture_photos() -> list[str]:
+    """The real photos garment prints are cut from on this machine: scikit-image's, then
+    opencv-doc's people-free scenes when Debian's package is installed (never a photo of a person:
+    the evaluation sources are among opencv-doc's)."""
+    names = [n for n in _PHOTO_NAMES if _photo(n) is not None]
+    return names + [n for n in _BACKGROUND_OPENCV if (_OPENCV_DATA / n).is_file()]
+
+
 def photos_available() -> bool:
-    return _photo("coffee") is not None
+    return bool(texture_photos())
+
+
+def _any_photo(name: str) -> np.ndarray | None:
+    """float32 RGB in [0, 1] of a photo named by ``texture_photos`` or ``background_photos``."""
+    return _photo(name) if name in _PHOTO_NAMES else _opencv_photo(name)
 
 
 Pattern = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
@@ -161,14 +176,15 @@ def _make_pattern(rng: np.random.Generator, kind: str | None = None) -> tuple[st
     period = rng.uniform(0.018, 0.06)
     duty = rng.uniform(0.3, 0.7)
     radius = period * rng.uniform(0.18, 0.33)
-    photo_pick = int(rng.integers(len(_PHOTO_NAMES)))
+    photos = texture_photos()
+    photo_pick = int(rng.integers(max(1, len(photos))))
     photo_span = rng.uniform(0.25, 0.7)  # body units covered by the whole photo
     photo_off = rng.uniform(0.0, 1.0, size=2)
     photo_flip = bool(rng.uniform() < 0.5)
     tint = rng.uniform(0.0, 0.4)
 
-    if kind == "photo" and _photo(_PHOTO_NAMES[photo_pick]) is None:
-        kind = "checks"  # no scikit-image here: procedural fallback
+    if kind == "photo" and not photos:
+        kind = "checks"  # no photos here: procedural fallback
 
     def stripes(X, Y, K):
         P = max(period, 8.0 / K)  # never near the pixel scale: no aliasing, near-exact warps
@@ -197,7 +213,7 @@ def _make_pattern(rng: np.random.Generator, kind: str | None = None) -> tuple[st
         return _mix(c1, c2, _smooth_mask(best - r, 1.0 / K))
 
     def photo(X, Y, K):
-        img = _photo(_PHOTO_NAMES[photo_pick])
+        img = _any_photo(photos[photo_pick])
         h, w = img.shape[:2]
         px_per_unit = max(w, h) / photo_span
         # prefilter the photo to about one pixel per texel, then sample it bilinearly
@@ -282,16 +298,16 @@ class _Body:
 
 def _sample_body(rng: np.random.Generator) -> _Body:
     u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
-    thick = u(0.85, 1.2)
-    arm_l, leg_l = u(0.93, 1.07), u(0.93, 1.08)
-    head = u(0.88, 1.12)
+    thick = u(0.78, 1.32)
+    arm_l, leg_l = u(0.88, 1.12), u(0.88, 1.12)
+    head = u(0.85, 1.15)
     b = _Body(
-        torso_len=0.30 * u(0.93, 1.07),
-        shoulder_x=0.105 * u(0.88, 1.15),
+        torso_len=0.30 * u(0.88, 1.12),
+        shoulder_x=0.105 * u(0.82, 1.22),
         shoulder_y=0.0,
-        hip_x=0.055 * u(0.9, 1.2),
+        hip_x=0.055 * u(0.85, 1.3),
         hip_y=0.025,
-        waist_hw=0.075 * u(0.85, 1.15) * thick,
+        waist_hw=0.075 * u(0.8, 1.2) * thick,
         neck_len=0.04 * u(0.85, 1.2),
         neck_r=0.026 * thick,
         head_rx=0.052 * head * u(0.93, 1.05),
@@ -905,9 +921,9 @@ def _opencv_photo(name: str) -> np.ndarray | None:
     return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
-def photo_folders(photo_backgrounds: float = 0.0) -> list[Path]:
-    """The folders synth reads photos from, its only inputs: scikit-image's data (garment textures,
-    backgrounds) and, with ``photo_backgrounds``, opencv-doc's samples; those present here."""
+def photo_folders() -> list[Path]:
+    """The folders synth reads photos from, its only inputs: scikit-image's data and opencv-doc's
+    samples (garment prints, and backgrounds with ``photo_backgrounds``); those present here."""
     folders = []
     try:
         import skimage.data as skdata
@@ -915,8 +931,7 @@ def photo_folders(photo_backgrounds: float = 0.0) -> list[Path]:
         folders.append(Path(skdata.data_dir))
     except Exception:  # noqa: BLE001 - no scikit-image: no photo textures
         pass
-    if photo_backgrounds > 0:
-        folders.append(_OPENCV_DATA)
+    folders.append(_OPENCV_DATA)
     return [f for f in folders if f.is_dir()]
 
 
@@ -932,7 +947,7 @@ def _background_photo(rng: np.random.Generator, size: int) -> np.ndarray | None:
     if not names:
         return None
     name = names[int(rng.integers(len(names)))]
-    img = _photo(name) if name in _BACKGROUND_SKIMAGE else _opencv_photo(name)
+    img = _any_photo(name)
     h, w = img.shape[:2]
     side = int(min(h, w) * rng.uniform(0.5, 1.0))
     y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
@@ -1156,7 +1171,7 @@ def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps
         "video_seeds": [video_seed(seed, i) for i in range(videos)],
         "train": names["train"],
         "test": names["test"],
-        "photo_textures": photos_available(),
+        "photo_textures": texture_photos(),
         "background_photos": background_photos() if photo_backgrounds > 0 else [],
         "mocap": mocap,  # per video: the DeepMimic clips chained, speed and camera (clips/mocap.py)
         "gt": {"suffix": GT_SUFFIX, "flow": "(T,2,H,W) float16 pixels (dx,dy) from frame t-1 into frame t",
