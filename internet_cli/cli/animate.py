@@ -93,9 +93,8 @@ def animate(
 def _animate_one(source: Path, driving: Path, output: Path, weights: Path | None, device: str, backend: str, opts):
     """One job: paths checked before any model work, then the model, the pipeline and a progress bar.
     Returns ``(AnimateResult, Job)``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from internet_cli.checkpoint import DEFAULT_WEIGHTS
+    from internet_cli.cli.progress import progress_bar
     from internet_cli.devices import configure_torch_threads
     from internet_cli.runtime.backends import check_choice, describe, open_animator, resolve_model
     from internet_cli.runtime.pipeline import check_paths, prepare, run
@@ -110,9 +109,7 @@ def _animate_one(source: Path, driving: Path, output: Path, weights: Path | None
     animator = open_animator(model, backend, device, log=console.print, batch_size=opts.batch_size)
     console.print(f"backend: {describe(animator)} ({threads} threads); model {model.config.name}; "
                   f"driving {job.driving.width}x{job.driving.height} @ {float(job.driving.fps):.3g} fps")
-    columns = (TextColumn("[bold]animate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]} fps"),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with progress_bar("animate", "{task.fields[fps]} fps", elapsed=True, transient=False) as progress:
         task = progress.add_task("animate", total=job.expected_frames(opts), fps="-")
 
         def advance(n: int) -> None:

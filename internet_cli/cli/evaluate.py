@@ -59,7 +59,7 @@ def evaluate(
     """
     from rich import box
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from internet_cli.cli.progress import progress_bar, task_advancer
     from rich.table import Table
 
     from internet_cli.devices import configure_torch_threads, select_device
@@ -114,12 +114,9 @@ def evaluate(
     console.print(f"evaluate {data}/{split} at {size}x{size}: torch on {torch_device} ({threads} threads); "
                   f"methods: {', '.join(m.label for m in methods)}", soft_wrap=True)
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with progress_bar(elapsed=True) as bar:
         def on_video(entry, frames):
-            task = bar.add_task(escape(entry.name), total=frames)
-            return lambda n: bar.advance(task, n)
+            return task_advancer(bar, escape(entry.name), frames)
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -29,17 +29,14 @@ def prepare(
     clip gets its MediaPipe landmarks (NAME.pose.npz) for pose-anchor training.
     """
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from internet_cli.cli.progress import progress_bar, task_advancer
     from internet_cli.clips.prepare_crops import prepare_crops
 
     if size < 8 or size % 2:
         raise typer.BadParameter(f"--size must be an even number >= 8, got {size}")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with progress_bar() as bar:
         def on_entry(split, entry):
-            task = bar.add_task(f"{split}/{entry.name}", total=entry.num_frames)
-            return lambda n: bar.advance(task, n)
+            return task_advancer(bar, f"{split}/{entry.name}", entry.num_frames)
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

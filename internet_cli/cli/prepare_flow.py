@@ -25,8 +25,7 @@ def prepare_flow(
     DIR/.cache/frames (T*S*S*3 bytes per video), the same cache training reads.
     """
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from internet_cli.cli.progress import progress_bar, task_advancer
     from internet_cli.clips import flow as flowmod
     from internet_cli.clips.prepare_flow import prepare_flow as run
     from internet_cli.errors import InputError
@@ -39,11 +38,9 @@ def prepare_flow(
     if not names:
         raise typer.BadParameter("--splits names no split")
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with progress_bar() as bar:
         def on_entry(entry, total):
-            task = bar.add_task(f"{entry.split}/{entry.name}", total=total)
-            return lambda n: bar.advance(task, n)
+            return task_advancer(bar, f"{entry.split}/{entry.name}", total)
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

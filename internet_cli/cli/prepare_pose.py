@@ -28,18 +28,15 @@ def prepare_pose(
 
 def run_with_progress(directory: Path, splits) -> object:
     """:func:`internet_cli.clips.prepare_pose.prepare_pose` with a progress bar per video."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from internet_cli.cli.progress import progress_bar, task_advancer
     from internet_cli.clips.prepare_pose import prepare_pose as run
     from internet_cli.errors import InputError
 
     if not Path(directory).is_dir():
         raise InputError(f"{directory}: not a folder")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with progress_bar() as bar:
         def on_entry(entry, total):
-            task = bar.add_task(f"pose {entry.split}/{entry.name}", total=total)
-            return lambda n: bar.advance(task, n)
+            return task_advancer(bar, f"pose {entry.split}/{entry.name}", total)
 
         return run(directory, splits=splits, on_entry=on_entry)
 

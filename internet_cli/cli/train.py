@@ -101,11 +101,7 @@ def train(
     spec = RunSpec(data=data, run=run, model=model_cfg, loss=loss, train=cfg, init_weights=weights, anchors=anchors,
                    part_prior=part_prior, pass_through=pass_through, person_mask=person_mask, vgg_weights=vgg_weights, device=device)
 
-    def on_log(step: int, total: int, logs: dict) -> None:
-        terms = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("sec_per_step", "skipped_steps_total"))
-        console.print(f"step {step}/{total} {logs['sec_per_step']:.2f}s/step {terms}")
-
-    trainer = Trainer(spec, on_log=on_log)
+    trainer = Trainer(spec)
     if resume and trainer.resume() and trainer.dist.is_main:
         console.print(f"resumed {run} at step {trainer.step} (epoch {trainer.epoch})")
     if trainer.dist.is_main:
@@ -114,7 +110,7 @@ def train(
         console.print(f"training {model_cfg.name} on {data} with temporal={temporal}: {trainer.total_steps} steps, "
                       f"{trainer.dist.world_size} process(es) on {trainer.device}, precision {precision_name(trainer.amp_dtype)}")
     try:
-        out = trainer.fit()
+        out = _fit(trainer)
     finally:
         from internet_cli.training.distributed import teardown
 
@@ -128,6 +124,17 @@ def train(
         if trainer.dist.enabled:
             console.print(f"ranks in sync: parameter checksums {trainer.checksums}")
         console.print(f"weights: {out} (load with `internet animate -w {out}`)")
+
+
+def _fit(trainer) -> Path:
+    """Train, with rank 0's progress (a live bar on a terminal, log lines elsewhere)."""
+    if not trainer.dist.is_main:
+        return trainer.fit()
+    from internet_cli.cli.progress import train_progress
+
+    with train_progress(trainer.total_steps, start=trainer.step) as on_log:
+        trainer.on_log = on_log
+        return trainer.fit()
 
 
 def _parse_override(text: str) -> tuple[str, float]:
