@@ -63,8 +63,7 @@ def synth(
         if not overwrite:
             raise OutputError(f"{out}: exists and is not empty; use --overwrite or another folder")
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from internet_cli.cli.progress import progress_bar
     from internet_cli.clips.synth import clear_previous, split_counts, write_dataset
 
     try:
@@ -74,8 +73,7 @@ def synth(
     except OSError as exc:
         raise OutputError(f"{out}: cannot create the dataset folder ({exc.strerror or exc})") from None
     n_train, n_test = split_counts(videos, test_fraction)
-    with Progress(TextColumn("[bold]synth"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
+    with progress_bar("synth", "frames") as bar:
         task = bar.add_task("synth", total=videos * frames)
         write_dataset(out, videos=videos, frames=frames, size=size, seed=seed, fps=fps,
                       test_fraction=test_fraction, photo_backgrounds=photo_backgrounds, motion=motion, progress=lambda done, total: bar.update(task, completed=done))

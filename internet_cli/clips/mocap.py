@@ -1,6 +1,6 @@
 """Real human motion for the synthetic dancers: DeepMimic's motion capture, read from the `pybullet` wheel.
 
-``internet synth --motion mocap`` drives the 2D figure of ``clips/synth.py`` with these clips
+``internet synth --motion mocap`` drives the 2D figure of ``clips/synth/`` with these clips
 instead of periodic joint angles. The clips (``pybullet_data/data/motions/humanoid3d_*.txt``, zlib
 licence) are read from the installed package at run time, never copied into the repository.
 
@@ -177,7 +177,7 @@ def renderer_angles(uv: np.ndarray, joints: np.ndarray) -> dict[str, np.ndarray]
     """(N, J, 2) projected joints (of the (N, J, 3) ``joints``) -> the renderer's per-frame angles (radians).
 
     Keys ``tilt``, ``head``, and per side ``s`` (+1 = the picture's right, the figure's left)
-    ``abd{s}``, ``elbow{s}``, ``hip{s}``, ``knee{s}``; relative angles as ``synth._Scene._pose`` uses."""
+    ``abd{s}``, ``elbow{s}``, ``hip{s}``, ``knee{s}``; relative angles as ``clips/synth/scene.py`` (``_Scene._pose``) uses."""
     angle = lambda a, b: _angle(uv, joints, a, b)  # noqa: E731
     tilt = angle("neck_base", "pelvis")
     out = {"tilt": tilt, "head": _wrap(angle("head", "neck_base") - tilt)}
