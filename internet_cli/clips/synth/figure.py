@@ -35,16 +35,16 @@ class _Body:
 
 def _sample_body(rng: np.random.Generator) -> _Body:
     u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
-    thick = u(0.78, 1.32)
-    arm_l, leg_l = u(0.88, 1.12), u(0.88, 1.12)
-    head = u(0.85, 1.15)
+    thick = u(0.85, 1.2)
+    arm_l, leg_l = u(0.93, 1.07), u(0.93, 1.08)
+    head = u(0.88, 1.12)
     b = _Body(
-        torso_len=0.30 * u(0.88, 1.12),
-        shoulder_x=0.105 * u(0.82, 1.22),
+        torso_len=0.30 * u(0.93, 1.07),
+        shoulder_x=0.105 * u(0.88, 1.15),
         shoulder_y=0.0,
-        hip_x=0.055 * u(0.85, 1.3),
+        hip_x=0.055 * u(0.9, 1.2),
         hip_y=0.025,
-        waist_hw=0.075 * u(0.8, 1.2) * thick,
+        waist_hw=0.075 * u(0.85, 1.15) * thick,
         neck_len=0.04 * u(0.85, 1.2),
         neck_r=0.026 * thick,
         head_rx=0.052 * head * u(0.93, 1.05),
