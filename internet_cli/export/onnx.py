@@ -45,13 +45,9 @@ import torch
 from torch import nn
 
 from internet_cli.errors import BackendError, OutputError
+from internet_cli.export.format import (FORMAT, FORMAT_VERSION, feature_names, frame_input_names, graphs_for,
+                                       is_pose, source_pose_inputs, state_names)
 
-FORMAT = "internet-onnx"
-FORMAT_VERSION = 1
-GRAPHS = ("source_encoder", "detector", "frame")
-POSE_INPUTS = ("driving_anchors", "driving_affines")
-SOURCE_POSE_INPUTS = ("source_anchors", "source_affines")
-SOURCE_MASK_INPUT = "source_mask"  # with motion.person_mask (internet_cli/pose/person.py)
 DEFAULT_OPSET = 18
 MIN_OPSET = 16  # GridSample
 FP32_TOLERANCE = 1e-4  # source encoder (relative to the features' magnitude) and detector
@@ -65,14 +61,6 @@ FRAME_MAX_TOLERANCE = 1 / 255
 FRAME_MEAN_TOLERANCE = 1e-5
 TOLERANCES = {"source_encoder": FP32_TOLERANCE, "detector": FP32_TOLERANCE,
               "frame": FRAME_MAX_TOLERANCE, "frame_mean": FRAME_MEAN_TOLERANCE}
-REFERENCE_INPUTS = ("ref_anchors", "ref_affines", "relative", "scale")
-
-
-def state_names() -> list[str]:
-    """The tensor fields of ``SourceState`` other than the features (graph I/O names)."""
-    from internet_cli.model import SourceState
-
-    return [f for f in SourceState._fields if f != "features"]
 
 
 def sha256_file(path: Path) -> str:
@@ -81,30 +69,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def feature_names(config) -> list[str]:
-    return [f"feature_{i}" for i in range(len(config.generator.channels))]
-
-
-def is_pose(config) -> bool:
-    return config.motion.anchors == "pose"
-
-
-def graphs_for(config) -> tuple[str, ...]:
-    """The graphs an export of ``config`` holds (pose mode: no detector)."""
-    return ("source_encoder", "frame") if is_pose(config) else GRAPHS
-
-
-def source_pose_inputs(config) -> tuple[str, ...]:
-    """The pose-mode source encoder's inputs besides ``source``."""
-    return (*SOURCE_POSE_INPUTS, SOURCE_MASK_INPUT) if config.motion.person_mask else SOURCE_POSE_INPUTS
-
-
-def frame_input_names(config) -> list[str]:
-    if is_pose(config):
-        return [*POSE_INPUTS, *state_names(), *feature_names(config)]
-    return ["driving", *state_names(), *REFERENCE_INPUTS, *feature_names(config)]
 
 
 # --- the graphs -------------------------------------------------------------------------------

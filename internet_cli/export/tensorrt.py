@@ -113,7 +113,7 @@ def build_engine(onnx_path: Path, plan_path: Path, *, device=None,
 def plan_record(info, tensorrt_version: str, gpu: str, capability: tuple[int, int],
                 batch_profile: tuple[int, int, int] = BATCH_PROFILE) -> dict:
     """What ``GRAPH.plan.json`` says of an engine built from the export ``info`` (``ExportInfo``)."""
-    from internet_cli.export.onnx import FORMAT_VERSION
+    from internet_cli.export.format import FORMAT_VERSION
 
     return {"format": PLAN_FORMAT, "format_version": PLAN_FORMAT_VERSION, "weights_sha256": info.weights_sha256,
             "export_format_version": FORMAT_VERSION, "fp16": info.fp16, "tensorrt": tensorrt_version,
@@ -162,7 +162,7 @@ def ensure_engines(folder: Path, device, *, rebuild_stale: bool = False,
     An engine whose record does not match (other weights, another TensorRT or GPU) is rebuilt when
     ``rebuild_stale`` (the export cache), else refused with one line naming what differs.
     """
-    from internet_cli.export.onnx import graphs_for
+    from internet_cli.export.format import graphs_for
     from internet_cli.runtime.onnx_backend import read_export
 
     folder = Path(folder)

@@ -79,6 +79,11 @@ class TorchAnimator:
             kp_d, jac_d, torch.tensor([1.0 if relative else 0.0], **opts), torch.tensor([scale], **opts)
         )
 
+    @staticmethod
+    def with_scale(ref: DrivingReference, scale: float) -> DrivingReference:
+        """``ref`` with its motion scale replaced (the pose-based ``--adapt-scale``)."""
+        return ref._replace(scale=torch.full_like(ref.scale, float(scale)))
+
     @torch.inference_mode()
     def animate_pose(self, state: SourceState, kp: np.ndarray, jac: np.ndarray) -> np.ndarray:
         """Pose mode: driving anchors ``(B, n, 2)`` and affines ``(B, n, 2, 2)`` -> frames ``(B, S, S, 3)`` uint8."""

@@ -103,17 +103,6 @@ def best_frame(job, size: int, opts) -> tuple[int, float, np.ndarray, np.ndarray
     return best
 
 
-def with_scale(ref, scale: float):
-    """``ref`` (torch ``DrivingReference`` or an exported backend's dict) with its motion scale replaced."""
-    if isinstance(ref, dict):
-        out = dict(ref)
-        out["scale"] = np.array([scale], dtype=np.asarray(ref["scale"]).dtype)
-        return out
-    import torch
-
-    return ref._replace(scale=torch.full_like(ref.scale, float(scale)))
-
-
 def _reference(job, animator, state, frame: np.ndarray, landmarks, opts):
     framing = getattr(job, "framing", None)
     if opts.adapt_scale and framing is not None and framing.active:
@@ -122,7 +111,7 @@ def _reference(job, animator, state, frame: np.ndarray, landmarks, opts):
         scale = pose_scale(framing.source_landmarks, landmarks)
         if scale is not None:
             framing.scale, framing.scale_from = scale, "pose"
-            return with_scale(animator.reference(state, frame, opts.relative, False), scale)
+            return animator.with_scale(animator.reference(state, frame, opts.relative, False), scale)
         framing.scale_from = "anchors"
     return animator.reference(state, frame, opts.relative, opts.adapt_scale)
 

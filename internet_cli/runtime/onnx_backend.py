@@ -19,8 +19,8 @@ import numpy as np
 from internet_cli.config import ModelConfig
 from internet_cli.errors import WeightsError
 from internet_cli.pose.person import SourceMasker, source_pose_arrays
-from internet_cli.export.onnx import (FORMAT, FORMAT_VERSION, POSE_INPUTS, source_pose_inputs, frame_input_names,
-                                      graphs_for)
+from internet_cli.export.format import (FORMAT, FORMAT_VERSION, POSE_INPUTS, frame_input_names, graphs_for,
+                                       source_pose_inputs)
 from internet_cli.runtime.animator import anchor_scale
 
 _REEXPORT = "re-export it with `internet export --onnx -w WEIGHTS -o DIR`"
@@ -91,6 +91,11 @@ def read_export(folder: Path) -> ExportInfo:
         raise WeightsError(f"the graphs in {folder} come from different weights files; {_REEXPORT}")
     return ExportInfo(folder, config, frame.get("trained") == "true", frame.get("fp16") == "true",
                       frame.get("weights_sha256", ""))
+
+
+def scaled_reference(ref: dict[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
+    """``ref`` with its motion scale replaced (the pose-based ``--adapt-scale``)."""
+    return {**ref, "scale": np.array([scale], dtype=np.asarray(ref["scale"]).dtype)}
 
 
 class OnnxAnimator:
@@ -165,6 +170,8 @@ class OnnxAnimator:
         """Relative-motion reference from the first driving frame ``(S, S, 3)`` uint8."""
         kp_d, jac_d = self.sessions["detector"].run(None, {"driving": _to_float(first_frame[None])})
         return make_reference(state.anchors, kp_d, jac_d, relative, adapt_scale)
+
+    with_scale = staticmethod(scaled_reference)
 
     def animate(self, state: OnnxState, frames: np.ndarray, ref: dict) -> np.ndarray:
         """Driving frames ``(B, S, S, 3)`` uint8 -> output frames ``(B, S, S, 3)`` uint8."""

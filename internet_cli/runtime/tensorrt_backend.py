@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from internet_cli.errors import BackendError, WeightsError
-from internet_cli.export.onnx import POSE_INPUTS, graphs_for, source_pose_inputs
+from internet_cli.export.format import POSE_INPUTS, graphs_for, source_pose_inputs
 from internet_cli.pose.person import SourceMasker, source_pose_arrays
 from internet_cli.runtime.animator import to_tensor, to_uint8
-from internet_cli.runtime.onnx_backend import make_reference, read_export
+from internet_cli.runtime.onnx_backend import make_reference, read_export, scaled_reference
 
 _REBUILD = "delete the folder's .plan files (they are rebuilt) or re-run `internet export --tensorrt`"
 
@@ -151,6 +151,8 @@ class TensorRTAnimator:
         out = self.engines["detector"]({"driving": to_tensor(first_frame[None], self.device)})
         kp_d, jac_d = (out[n].float().cpu().numpy() for n in ("anchors", "affines"))
         return make_reference(state.anchors, kp_d, jac_d, relative, adapt_scale)
+
+    with_scale = staticmethod(scaled_reference)
 
     @torch.inference_mode()
     def animate(self, state: TensorRTState, frames: np.ndarray, ref: dict) -> np.ndarray:

@@ -13,14 +13,12 @@ import torch
 
 from internet_cli.checkpoint import load_weights
 from internet_cli.config import ModelConfig
+from internet_cli.export.format import FORMAT, GRAPHS, frame_input_names
 from internet_cli.export.onnx import (
-    FORMAT,
     FP32_TOLERANCE,
     FRAME_MAX_TOLERANCE,
     FRAME_MEAN_TOLERANCE,
-    GRAPHS,
     _graph_model,
-    frame_input_names,
     parity_check,
     parity_failures,
     session_for,

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from internet_cli.checkpoint import load_weights
-from internet_cli.export.onnx import POSE_INPUTS, frame_input_names, parity_check, parity_failures, session_for
+from internet_cli.export.format import POSE_INPUTS, frame_input_names
+from internet_cli.export.onnx import parity_check, parity_failures, session_for
 from internet_cli.runtime.animator import TorchAnimator
 from internet_cli.runtime.onnx_backend import OnnxAnimator
 

@@ -10,6 +10,7 @@ pytest.importorskip("mediapipe")
 from internet_cli.runtime.crop import (MAX_CATCHUP, MAX_SHIFT, MAX_ZOOM, Box, crop_square, frame_photo, person_box,  # noqa: E402
                                        pose_distance, pose_scale, track, whole_frame_box)
 from internet_cli.video.image import to_square  # noqa: E402
+from internet_cli.runtime.onnx_backend import scaled_reference  # noqa: E402
 
 from tests.person_media import person_frames, write_video  # noqa: E402
 
@@ -173,6 +174,8 @@ class RecordingAnimator:
         ref = {"scale": np.array([1.0], np.float32), "frame": first.copy(), "adapt": adapt_scale}
         self.refs.append(ref)
         return ref
+
+    with_scale = staticmethod(scaled_reference)
 
     def animate(self, state, frames, ref):
         self.last_ref = ref

@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from internet_cli.export.onnx import feature_names, frame_input_names, state_names
+from internet_cli.export.format import feature_names, frame_input_names, state_names
 from internet_cli.runtime.onnx_backend import OnnxAnimator, _to_float, _to_uint8
 
 
