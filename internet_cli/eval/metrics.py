@@ -189,7 +189,8 @@ def ssim_and_ms_ssim(a: np.ndarray, b: np.ndarray):
     x, y, single = _pair(a, b)
     scales = ms_ssim_scales(*x.shape[1:3])
     weights = np.asarray(MS_SSIM_WEIGHTS[:scales], dtype=np.float64)
-    weights = weights / weights.sum()
+    if scales < len(MS_SSIM_WEIGHTS):  # the standard weights as they are (they sum to 1.0001)
+        weights = weights / weights.sum()
     g = gaussian_kernel()
     pairs = [_ms_ssim_one(_to_float(p), _to_float(q), weights, g) for p, q in zip(x, y)]
     return _out([p[1] for p in pairs], single), _out([p[0] for p in pairs], single)

@@ -67,6 +67,29 @@ def test_ssim_matches_scikit_image(frame):
     assert 0.2 < M.ssim(frame, other) < 0.99
 
 
+@pytest.mark.parametrize("change", ["noise", "blur", "shift"])
+def test_ssim_and_ms_ssim_match_pytorch_msssim_on_a_real_photo(change):
+    """Both metrics against pytorch-msssim (valid Gaussian windows, 2x2 average pooling, the
+    standard weights) on scikit-image's astronaut at 512x512: 5 scales, as the evaluation uses."""
+    pm = pytest.importorskip("pytorch_msssim")
+    data = pytest.importorskip("skimage.data")
+    import cv2
+    import torch
+
+    photo = data.astronaut()
+    other = {"noise": lambda: np.clip(photo + np.random.default_rng(0).normal(0, 10, photo.shape), 0, 255),
+             "blur": lambda: cv2.GaussianBlur(photo, (0, 0), 2.0),
+             "shift": lambda: np.roll(photo, (3, -2), axis=(0, 1))}[change]().astype(np.uint8)
+    t = [torch.from_numpy(x).permute(2, 0, 1)[None].double() / 255 for x in (photo, other)]
+    win = torch.from_numpy(M.gaussian_kernel())[None, None, None].repeat(3, 1, 1, 1)  # theirs is float32
+    ref_ssim = float(pm.ssim(*t, data_range=1.0, win=win))
+    ref_ms = float(pm.ms_ssim(*t, data_range=1.0, win=win))
+    s, ms = M.ssim_and_ms_ssim(photo, other)
+    assert s == pytest.approx(ref_ssim, abs=1e-9)
+    assert ms == pytest.approx(ref_ms, abs=1e-9)
+    assert 0.3 < ms < 0.999
+
+
 def test_ms_ssim_scales_and_ordering():
     assert M.ms_ssim_scales(512, 512) == 5
     assert M.ms_ssim_scales(176, 176) == 5
