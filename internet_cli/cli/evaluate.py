@@ -57,30 +57,59 @@ def evaluate(
     temporal consistency. Baselines: copy source (and the real video as reference). LPIPS, FID and
     Act-Recog-L1 need pretrained networks that are not available offline: reported as null.
     """
-    from rich import box
     from rich.markup import escape
-    from internet_cli.cli.progress import progress_bar, task_advancer
-    from rich.table import Table
-
-    from internet_cli.devices import configure_torch_threads, select_device
-    from internet_cli.eval.evaluate import (METRICS, CopySource, EvalOptions, ModelMethod, RealFrames,
-                                            evaluate as run, table_header, table_rows, to_markdown)
-    from internet_cli.eval.metrics import INTERP_NAME
-    from internet_cli.runtime.animator import TorchAnimator
 
     from internet_cli.checkpoint import DEFAULT_WEIGHTS
-    from internet_cli.errors import OutputError
+    from internet_cli.cli.progress import progress_bar, task_advancer
+    from internet_cli.devices import configure_torch_threads, select_device
+    from internet_cli.eval.evaluate import EvalOptions, evaluate as run
+    from internet_cli.eval.report import to_markdown
     from internet_cli.paths import check_apart
 
     check_apart([("--out report", out), ("--markdown report", markdown)],
                 [("weights", weights or DEFAULT_WEIGHTS), ("--compare weights", compare)])
     for path in (out, markdown):  # before hours of work, not after
-        if path is not None and not path.parent.is_dir():
-            raise OutputError(f"output folder does not exist: {path.parent}")
-        if path is not None and path.is_dir():
-            raise OutputError(f"{path} is a folder, not a file")
+        _check_report_path(path)
     torch_device = select_device(device)
     threads = configure_torch_threads()
+    methods, size = _methods(weights, compare, torch_device, nearest_part, real)
+    opts = EvalOptions(split=split, max_frames=max_frames, max_videos=max_videos, batch_size=batch_size,
+                       cache_dir=cache_dir, pose=pose)
+    console.print(f"evaluate {data}/{split} at {size}x{size}: torch on {torch_device} ({threads} threads); "
+                  f"methods: {', '.join(m.label for m in methods)}", soft_wrap=True)
+
+    with progress_bar(elapsed=True) as bar:
+        def on_video(entry, frames):
+            return task_advancer(bar, escape(entry.name), frames)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report = run(data, methods, size, opts, on_video=on_video)
+    for w in caught:
+        warn(escape(str(w.message)))
+    _print_report(report, data, split, methods, pose)
+    if out is not None:
+        _write_text(out, json.dumps(report, indent=2, allow_nan=False) + "\n")
+        console.print(f"wrote {out}")
+    if markdown is not None:
+        _write_text(markdown, to_markdown(report))
+        console.print(f"wrote {markdown}")
+
+
+def _check_report_path(path: Path | None) -> None:
+    from internet_cli.errors import OutputError
+
+    if path is not None and not path.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {path.parent}")
+    if path is not None and path.is_dir():
+        raise OutputError(f"{path} is a folder, not a file")
+
+
+def _methods(weights: Path | None, compare: Path | None, torch_device, nearest_part: bool, real: bool):
+    """The methods in the table (the weights, ``--compare``, the baselines) and the frame size."""
+    from internet_cli.eval.evaluate import CopySource, ModelMethod, RealFrames
+    from internet_cli.runtime.animator import TorchAnimator
+
     primary = load_weights_or_default(weights)
     size = primary.config.image_size
 
@@ -109,20 +138,19 @@ def evaluate(
         methods[-1].kind = "baseline"
     if real:
         methods.append(RealFrames())
-    opts = EvalOptions(split=split, max_frames=max_frames, max_videos=max_videos, batch_size=batch_size,
-                       cache_dir=cache_dir, pose=pose)
-    console.print(f"evaluate {data}/{split} at {size}x{size}: torch on {torch_device} ({threads} threads); "
-                  f"methods: {', '.join(m.label for m in methods)}", soft_wrap=True)
+    return methods, size
 
-    with progress_bar(elapsed=True) as bar:
-        def on_video(entry, frames):
-            return task_advancer(bar, escape(entry.name), frames)
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            report = run(data, methods, size, opts, on_video=on_video)
-    for w in caught:
-        warn(escape(str(w.message)))
+def _print_report(report: dict, data: Path, split: str, methods, pose: bool) -> None:
+    """The overall table on stdout (progress and messages go to stderr), then a summary line."""
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from internet_cli.eval.evaluate import METRICS
+    from internet_cli.eval.metrics import INTERP_NAME
+    from internet_cli.eval.report import table_header, table_rows
 
     table = Table(box=box.SIMPLE_HEAD, title=f"self-imitation on {escape(str(data))}/{split}: {len(report['videos'])} video(s), "
                         f"{report['overall'][methods[0].key]['frames']} frames (frame-weighted means)")
@@ -136,12 +164,8 @@ def evaluate(
             table.add_column(h, justify="right", no_wrap=True, min_width=max(len(r[i]) for r in rows))
     for row in rows:
         table.add_row(*(escape(c) for c in row))
-    # The table is the result: stdout (progress and messages go to stderr). Not a terminal: wide
-    # enough that nothing is folded.
-    from rich.console import Console
-
     stdout = Console(highlight=False)
-    if not stdout.is_terminal:
+    if not stdout.is_terminal:  # wide enough that nothing is folded
         stdout = Console(highlight=False, width=160)
     stdout.print(table)
     console.print("not computed (no pretrained backbones offline): " + ", ".join(report["unavailable"]) +
@@ -152,12 +176,6 @@ def evaluate(
             vals = report["overall"][m.key]
             fmt = {k: ("n/a" if vals.get(k) is None else f"{vals[k]:.{n}f}") for k, n in (("akd", 2), ("mkr", 3))}
             console.print(f"pose {escape(m.label)}: AKD {fmt['akd']} px, MKR {fmt['mkr']}", soft_wrap=True)
-    if out is not None:
-        _write_text(out, json.dumps(report, indent=2, allow_nan=False) + "\n")
-        console.print(f"wrote {out}")
-    if markdown is not None:
-        _write_text(markdown, to_markdown(report))
-        console.print(f"wrote {markdown}")
 
 
 def register(app: typer.Typer) -> None:

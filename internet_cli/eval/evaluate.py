@@ -293,6 +293,79 @@ def video_pose(entry):
     return entry_pose(entry)
 
 
+@dataclass
+class _Batch:
+    """Frames ``start .. end-1`` of a video, with the two real frames before them (``ext_reals``)."""
+
+    start: int
+    end: int
+    reals: np.ndarray
+    ext_reals: np.ndarray
+    e0: int  # the video's index of ext_reals[0]
+
+    @property
+    def first(self) -> int:  # the per-frame metrics skip frame 0, the source
+        return 1 if self.start == 0 else 0
+
+    @property
+    def scored_reals(self) -> np.ndarray:
+        return self.reals[self.first:]
+
+    @property
+    def pair_ts(self) -> list[int]:  # frames t scored against t-1 (warping error)
+        return list(range(max(self.start, 1), self.end))
+
+    @property
+    def mid_ts(self) -> list[int]:  # frames t interpolated from t-1 and t+1 (Interp-PSNR)
+        return list(range(max(self.start - 1, 1), self.end - 1))
+
+
+def _pair_flows(flows: RealFlow, b: _Batch) -> tuple[np.ndarray, np.ndarray] | None:
+    """The real video's flows and valid masks for the batch's frame pairs (None when it has none)."""
+    pair_flows, pair_masks = [], []
+    for t in b.pair_ts:
+        f, vis = flows.get(t, b.ext_reals[t - 1 - b.e0], b.ext_reals[t - b.e0])
+        pair_flows.append(f)
+        pair_masks.append(np.ones(f.shape[1:], bool) if vis is None else vis)
+    return (np.stack(pair_flows), np.stack(pair_masks)) if pair_flows else None
+
+
+def _score_method(m: Method, sc: Scores, b: _Batch, tail: np.ndarray, pairs, pose) -> np.ndarray:
+    """One method on one batch: its outputs scored into ``sc``; returns its new two-frame tail."""
+    outs = np.ascontiguousarray(m.produce(b.reals))
+    if outs.shape != b.reals.shape or outs.dtype != np.uint8:
+        raise RuntimeError(f"{m.key}: produced {outs.dtype} {outs.shape}, expected uint8 {b.reals.shape}")
+    scored, reals = outs[b.first:], b.scored_reals
+    if len(reals):
+        if pose is not None:
+            pose.method(m.key, scored)
+        sc.add("l1", M.l1(scored, reals))
+        sc.add("psnr", M.psnr(scored, reals))
+        s_val, ms_val = M.ssim_and_ms_ssim(scored, reals)
+        sc.add("ssim", s_val)
+        sc.add("ms_ssim", ms_val)
+    ext = np.concatenate([tail, outs])
+    assert b.start - len(tail) == b.e0
+    if pairs is not None:
+        idx = np.array(b.pair_ts) - b.e0
+        sums, counts = M.warping_errors(ext[idx - 1], ext[idx], *pairs)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sc.add("warp_error", np.where(counts > 0, sums / np.maximum(counts, 1), np.nan))
+    for t in b.mid_ts:
+        sc.add("interp_psnr", M.interp_psnr(ext[t - 1 - b.e0], ext[t + 1 - b.e0], b.ext_reals[t - b.e0],
+                                            preset=FLOW_PRESET))
+    return ext[-2:].copy()
+
+
+def _start_methods(methods: list[Method], entry, source: np.ndarray) -> None:
+    if any(m.needs_pose for m in methods):
+        track = video_pose(entry)
+        for m in methods:
+            m.set_pose(track)
+    for m in methods:
+        m.start(source)
+
+
 def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
                    on_frames: Callable[[int], None] | None = None) -> dict:
     """Score every method on one video; returns the per-video report entry (with ``Scores``
@@ -303,13 +376,7 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
     total = len(store)
     count = total if opts.max_frames is None else min(total, opts.max_frames)
     flows = RealFlow(entry, total, size)
-    source = store[0]
-    if any(m.needs_pose for m in methods):
-        track = video_pose(entry)
-        for m in methods:
-            m.set_pose(track)
-    for m in methods:
-        m.start(source)
+    _start_methods(methods, entry, store[0])
     scores = {m.key: Scores() for m in methods}
     pose = None
     if opts.pose:  # AKD / MKR (internet_cli/eval/pose.py)
@@ -322,45 +389,13 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
     for start in range(0, count, bs):
         end = min(start + bs, count)
         reals = np.array(store.frames[start:end])
-        first = 1 if start == 0 else 0  # the per-frame metrics skip frame 0, the source
-        scored_reals = reals[first:]
-        if pose is not None and len(scored_reals):
-            pose.real(scored_reals)
-        ext_reals = np.concatenate([real_tail, reals])
-        e0 = start - len(real_tail)  # global index of ext_reals[0]
-        pair_ts = list(range(max(start, 1), end))
-        pair_flows, pair_masks = [], []
-        for t in pair_ts:
-            f, vis = flows.get(t, ext_reals[t - 1 - e0], ext_reals[t - e0])
-            pair_flows.append(f)
-            pair_masks.append(np.ones(f.shape[1:], bool) if vis is None else vis)
-        mid_ts = list(range(max(start - 1, 1), end - 1))
+        b = _Batch(start, end, reals, np.concatenate([real_tail, reals]), start - len(real_tail))
+        if pose is not None and len(b.scored_reals):
+            pose.real(b.scored_reals)
+        pairs = _pair_flows(flows, b)
         for m in methods:
-            outs = np.ascontiguousarray(m.produce(reals))
-            if outs.shape != reals.shape or outs.dtype != np.uint8:
-                raise RuntimeError(f"{m.key}: produced {outs.dtype} {outs.shape}, expected uint8 {reals.shape}")
-            sc = scores[m.key]
-            if len(scored_reals):
-                scored = outs[first:]
-                if pose is not None:
-                    pose.method(m.key, scored)
-                sc.add("l1", M.l1(scored, scored_reals))
-                sc.add("psnr", M.psnr(scored, scored_reals))
-                s_val, ms_val = M.ssim_and_ms_ssim(scored, scored_reals)
-                sc.add("ssim", s_val)
-                sc.add("ms_ssim", ms_val)
-            ext = np.concatenate([out_tail[m.key], outs])
-            assert start - len(out_tail[m.key]) == e0
-            if pair_ts:
-                idx = np.array(pair_ts) - e0
-                sums, counts = M.warping_errors(ext[idx - 1], ext[idx], np.stack(pair_flows), np.stack(pair_masks))
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    sc.add("warp_error", np.where(counts > 0, sums / np.maximum(counts, 1), np.nan))
-            for t in mid_ts:
-                sc.add("interp_psnr", M.interp_psnr(ext[t - 1 - e0], ext[t + 1 - e0], ext_reals[t - e0],
-                                                    preset=FLOW_PRESET))
-            out_tail[m.key] = ext[-2:].copy()
-        real_tail = ext_reals[-2:].copy()
+            out_tail[m.key] = _score_method(m, scores[m.key], b, out_tail[m.key], pairs, pose)
+        real_tail = b.ext_reals[-2:].copy()
         if on_frames is not None:
             on_frames(end - start)
     return {
@@ -418,28 +453,10 @@ def evaluate(data: Path, methods: list[Method], size: int, opts: EvalOptions,
             pose_total = pose if pose_total is None else (pose_total.merge(pose) or pose_total)
         videos.append(rec)
     seconds = time.perf_counter() - t0
-    scales = M.ms_ssim_scales(size, size)
     report = {
         "format": REPORT_FORMAT,
         "format_version": REPORT_VERSION,
-        "protocol": {
-            "name": "self-imitation (INTERnet section 4.1)",
-            "data": str(data),
-            "split": opts.split,
-            "source": "frame 0 of each video",
-            "driving": "the whole clip, frames 0..T-1",
-            "scored": "per-frame metrics on frames 1..T-1 (frame 0 is the source); temporal metrics on the "
-                      "whole output clip",
-            "motion": "relative" if opts.relative else "absolute",
-            "adapt_scale": False,
-            "size": size,
-            "max_frames": opts.max_frames,
-            "max_videos": opts.max_videos,
-            "ms_ssim_scales": scales,
-            "flow_preset": FLOW_PRESET,
-            "averaging": "per video: mean over the frames (pairs, triples) each metric is defined on; "
-                         "overall: the same over all frames of all videos (frame-weighted)",
-        },
+        "protocol": _protocol(data, opts, size),
         "metrics": METRIC_INFO | (_pose_info() if opts.pose else {}),
         "unavailable": UNAVAILABLE,
         "methods": [m.describe() | {"seconds": round(m.seconds, 3)} for m in methods],
@@ -451,78 +468,28 @@ def evaluate(data: Path, methods: list[Method], size: int, opts: EvalOptions,
     return _clean(report)
 
 
+def _protocol(data: Path, opts: EvalOptions, size: int) -> dict:
+    return {
+        "name": "self-imitation (INTERnet section 4.1)",
+        "data": str(data),
+        "split": opts.split,
+        "source": "frame 0 of each video",
+        "driving": "the whole clip, frames 0..T-1",
+        "scored": "per-frame metrics on frames 1..T-1 (frame 0 is the source); temporal metrics on the "
+                  "whole output clip",
+        "motion": "relative" if opts.relative else "absolute",
+        "adapt_scale": False,
+        "size": size,
+        "max_frames": opts.max_frames,
+        "max_videos": opts.max_videos,
+        "ms_ssim_scales": M.ms_ssim_scales(size, size),
+        "flow_preset": FLOW_PRESET,
+        "averaging": "per video: mean over the frames (pairs, triples) each metric is defined on; "
+                     "overall: the same over all frames of all videos (frame-weighted)",
+    }
+
+
 def _pose_info() -> dict:
     from internet_cli.eval.pose import POSE_METRIC_INFO
 
     return POSE_METRIC_INFO
-
-
-# ---------------------------------------------------------------------------------------------
-# rendering
-def _fmt(metric: str, value) -> str:
-    if value is None:
-        return "n/a"
-    if metric in ("psnr", "interp_psnr"):
-        return f"{value:.2f}"
-    return f"{value:.4f}"
-
-
-def table_rows(report: dict, scores: dict) -> list[list[str]]:
-    """Rows ``[label, frames, metric...]`` for one ``{method key: means}`` mapping."""
-    labels = {m["key"]: m["label"] for m in report["methods"]}
-    rows = []
-    for key, vals in scores.items():
-        rows.append([labels.get(key, key), str(vals.get("frames", ""))] + [_fmt(k, vals.get(k)) for k in METRICS])
-    return rows
-
-
-SHORT_LABELS = {"l1": "L1", "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "interp_psnr": "Interp-PSNR*",
-                "warp_error": "WarpErr"}
-"""Column titles; ``*``: Interp-PSNR (DIS midpoint), not the paper's Super SloMo (say so under tables)."""
-
-
-TERMINAL_LABELS = {**SHORT_LABELS, "interp_psnr": "Interp*", "warp_error": "Warp"}
-"""Narrower column titles for an 80-column terminal."""
-
-
-def table_header(narrow: bool = False) -> list[str]:
-    labels = TERMINAL_LABELS if narrow else SHORT_LABELS
-    return ["method", "frames"] + [labels[k] + (" ↑" if METRIC_INFO[k]["better"] == "higher" else " ↓")
-                                   for k in METRICS]
-
-
-def to_markdown(report: dict) -> str:
-    """The report as Markdown: protocol, overall table, per-video tables, what was not computed."""
-    p = report["protocol"]
-    lines = [
-        "# Self-imitation evaluation",
-        "",
-        f"Data `{p['data']}` split `{p['split']}`, {len(report['videos'])} video(s), {p['size']}x{p['size']}; "
-        f"source = frame 0, {p['motion']} motion; max frames per video: {p['max_frames'] or 'all'}. "
-        f"MS-SSIM scales: {p['ms_ssim_scales']}.",
-        "",
-    ]
-
-    def table(scores: dict) -> list[str]:
-        head = table_header()
-        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        out += ["| " + " | ".join(r) + " |" for r in table_rows(report, scores)]
-        return out
-
-    note = (f"\\* {M.INTERP_NAME}: frame t predicted from outputs t-1 and t+1 with OpenCV DIS flows "
-            "(the paper used Super SloMo), compared with the real frame t.")
-    lines += ["## Overall (frame-weighted)", ""] + table(report["overall"]) + ["", note, ""]
-    for v in report["videos"]:
-        lines += [f"## {v['name']} ({v['frames']} frames; flow: {v['flow']})", ""] + table(v["methods"]) + [""]
-    lines += ["## Methods", ""]
-    for m in report["methods"]:
-        extra = f" `{m['weights']}`" if "weights" in m else ""
-        lines.append(f"- **{m['label']}** ({m['kind']}){extra}")
-    lines += ["", "## Metrics", ""]
-    for k in METRICS:
-        info = report["metrics"][k]
-        lines.append(f"- **{info['label']}** ({info['better']} is better, per {info['per']}): {info['text']}")
-    lines += ["", "## Not computed", ""]
-    for k, reason in report["unavailable"].items():
-        lines.append(f"- {k}: {reason}")
-    return "\n".join(lines) + "\n"

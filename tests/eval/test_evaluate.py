@@ -15,7 +15,8 @@ from PIL import Image
 from internet_cli.clips.layout import scan_split
 from internet_cli.clips.synth import write_dataset
 from internet_cli.eval import metrics as M
-from internet_cli.eval.evaluate import CopySource, EvalOptions, RealFlow, RealFrames, evaluate, to_markdown
+from internet_cli.eval.evaluate import CopySource, EvalOptions, RealFlow, RealFrames, evaluate
+from internet_cli.eval.report import to_markdown
 
 SIZE = 64
 
