@@ -30,44 +30,21 @@ def animate_batch(
     backend: str = "torch",
 ) -> None:
     """Run a jobs file. ``single``: the SOURCE/DRIVING/-o values, which must not be given here."""
-    from rich.table import Table
-
-    from internet_cli.runtime.batch import LazyAnimator, parse_shard, read_jobs, run_batch, shard
-
-    given = [name for name, value in single.items() if value is not None]
-    if jobs is None:
-        raise typer.BadParameter("--out-dir and --shard belong to batch mode: add --jobs jobs.csv")
-    if given:
-        raise typer.BadParameter(f"--jobs runs the pairs of the CSV file: do not also give {', '.join(given)}")
-    if out_dir is None:
-        raise typer.BadParameter("--jobs needs --out-dir DIR (where the outputs go)")
-    index, count = 0, 1
-    if shard_text is not None:
-        try:
-            index, count = parse_shard(shard_text)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-
+    from internet_cli.checkpoint import DEFAULT_WEIGHTS
     from internet_cli.cli.common import warn
     from internet_cli.devices import configure_torch_threads
     from internet_cli.errors import OutputError
     from internet_cli.runtime.backends import check_choice, describe, open_animator, resolve_model
+    from internet_cli.runtime.batch import LazyAnimator, read_jobs, run_batch, shard
 
+    index, count = _check_options(jobs, out_dir, shard_text, single)
     check_choice(backend, device)
-
-    from internet_cli.checkpoint import DEFAULT_WEIGHTS
-
     all_jobs = read_jobs(jobs, out_dir, weights or DEFAULT_WEIGHTS)  # every row's paths, before any pair
     mine = shard(all_jobs, index, count)
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
-    weights_path = Path(weights).resolve() if weights is not None else None
-    stamp = weights_path / "export.json" if weights_path is not None and weights_path.is_dir() else weights_path
-    weights_id = [str(weights_path), stamp.stat().st_size, stamp.stat().st_mtime_ns] \
-        if stamp is not None and stamp.is_file() else str(weights_path or "default")
-    fingerprint = {"weights": weights_id}  # retrained weights at the same path: outputs are remade
     part = f" (shard {index}/{count}: {len(mine)} of {len(all_jobs)} rows)" if count > 1 else ""
     console.print(f"batch: {len(mine)} pairs{part}", soft_wrap=True)
 
@@ -82,24 +59,62 @@ def animate_batch(
 
     def on_result(r) -> None:
         done[0] += 1
-        head = f"[{done[0]}/{len(mine)}] row {r.job.row}"
-        if r.status == "failed":
-            console.print(f"[bold red]failed[/] {head}: {r.job.source.name} + {r.job.driving.name}: {r.message}",
-                          markup=True, soft_wrap=True)
-        elif r.status == "skipped":
-            console.print(f"skipped {head}: {r.job.output.name} (already complete)", soft_wrap=True)
-        else:
-            console.print(f"done {head}: {r.job.output.name} ({r.frames} frames, {r.seconds:.1f} s)",
-                          soft_wrap=True)
+        _print_result(r, f"[{done[0]}/{len(mine)}] row {r.job.row}")
 
     try:
         with _sigterm_as_interrupt():  # pre-emption: like Ctrl-C, the pair in flight leaves no temporary file
-            result = run_batch(mine, LazyAnimator(make_animator), opts, fingerprint=fingerprint,
+            result = run_batch(mine, LazyAnimator(make_animator), opts, fingerprint=_fingerprint(weights),
                                force=opts.overwrite, on_result=on_result)
     except KeyboardInterrupt:
         print("internet: interrupted: finished outputs are kept, the pair in flight was not written; "
               "run the same command again to resume", file=sys.stderr)
         raise typer.Exit(130) from None
+    _print_summary(result)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _check_options(jobs: Path | None, out_dir: Path | None, shard_text: str | None, single: dict) -> tuple[int, int]:
+    """One clear line for options that do not belong together; returns the shard ``(index, count)``."""
+    from internet_cli.runtime.batch import parse_shard
+
+    given = [name for name, value in single.items() if value is not None]
+    if jobs is None:
+        raise typer.BadParameter("--out-dir and --shard belong to batch mode: add --jobs jobs.csv")
+    if given:
+        raise typer.BadParameter(f"--jobs runs the pairs of the CSV file: do not also give {', '.join(given)}")
+    if out_dir is None:
+        raise typer.BadParameter("--jobs needs --out-dir DIR (where the outputs go)")
+    if shard_text is None:
+        return 0, 1
+    try:
+        return parse_shard(shard_text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _fingerprint(weights: Path | None) -> dict:
+    """What the outputs were made with: retrained weights at the same path make them again."""
+    weights_path = Path(weights).resolve() if weights is not None else None
+    stamp = weights_path / "export.json" if weights_path is not None and weights_path.is_dir() else weights_path
+    weights_id = [str(weights_path), stamp.stat().st_size, stamp.stat().st_mtime_ns] \
+        if stamp is not None and stamp.is_file() else str(weights_path or "default")
+    return {"weights": weights_id}
+
+
+def _print_result(r, head: str) -> None:
+    if r.status == "failed":
+        console.print(f"[bold red]failed[/] {head}: {r.job.source.name} + {r.job.driving.name}: {r.message}",
+                      markup=True, soft_wrap=True)
+    elif r.status == "skipped":
+        console.print(f"skipped {head}: {r.job.output.name} (already complete)", soft_wrap=True)
+    else:
+        console.print(f"done {head}: {r.job.output.name} ({r.frames} frames, {r.seconds:.1f} s)", soft_wrap=True)
+
+
+def _print_summary(result) -> None:
+    """The summary table (only the failures above ``SUMMARY_ROWS`` rows) and the totals."""
+    from rich.table import Table
 
     table = Table(title="internet animate --jobs: summary", title_justify="left")
     for name, kw in (("row", {"justify": "right"}), ("source", {}), ("driving", {}), ("output", {}),
@@ -117,8 +132,6 @@ def animate_batch(
         console.print(table)
     console.print(f"batch: {result.count('done')} done, {result.count('skipped')} skipped (already complete), "
                   f"{result.failed} failed; {result.sources_encoded} source(s) encoded; {result.seconds:.1f} s")
-    if result.failed:
-        raise typer.Exit(1)
 
 
 @contextlib.contextmanager
