@@ -315,8 +315,7 @@ def run_batch(
             on_result(result)
 
     for group in group_by_source(jobs):
-        image = framing = landmarks = None
-        source_error: str | None = None
+        source = _SourceOnce(group[0].source)
         for job in group:
             if not force and is_complete(job, fingerprint):
                 report(PairResult(job, "skipped", "already complete"))
@@ -325,31 +324,55 @@ def run_batch(
                 on_start(job)
             t = time.perf_counter()
             try:
-                if source_error is not None:
-                    raise InputError(source_error)
-                if image is None:
-                    try:
-                        image, framing = _frame_source(job.source, shared.size, opts)
-                    except InternetError as exc:
-                        source_error = str(exc)
-                        raise
-                _remove_marker(job.output)
-                job.output.parent.mkdir(parents=True, exist_ok=True)
-                out = check_output_path(job.output, overwrite=True)
-                prepared = Job(image, probe_video(job.driving), out, _fresh(framing), landmarks, str(job.source))
-                result = run(prepared, shared, run_opts, on_frames=on_frames)
-                landmarks = prepared.source_landmarks  # pose mode: found once per source
-                write_marker(job, fingerprint, result.frames)
+                frames = _make_pair(job, source, shared, opts, run_opts, fingerprint, on_frames)
             except (KeyboardInterrupt, BatchAborted):
                 raise
             except Exception as exc:  # noqa: BLE001 - one failing pair must not stop the batch
                 report(PairResult(job, "failed", _one_line(exc), seconds=time.perf_counter() - t))
                 continue
-            note = getattr(framing, "note", None) or ""
-            report(PairResult(job, "done", note, result.frames, time.perf_counter() - t))
+            note = getattr(source.framing, "note", None) or ""
+            report(PairResult(job, "done", note, frames, time.perf_counter() - t))
     batch.sources_encoded = shared.encodes
     batch.seconds = time.perf_counter() - t0
     return batch
+
+
+@dataclass
+class _SourceOnce:
+    """What the rows of one source share: its framed image and landmarks, found once (or the
+    error reading it gave, then repeated for each of its rows)."""
+
+    path: Path
+    image: object = None
+    framing: object = None
+    landmarks: object = None
+    error: str | None = None
+
+    def framed(self, size: int, opts: AnimateOptions):
+        """The source image and a fresh copy of its framing for one pair."""
+        if self.error is not None:
+            raise InputError(self.error)
+        if self.image is None:
+            try:
+                self.image, self.framing = _frame_source(self.path, size, opts)
+            except InternetError as exc:
+                self.error = str(exc)
+                raise
+        return self.image, _fresh(self.framing)
+
+
+def _make_pair(job: PairJob, source: _SourceOnce, shared, opts: AnimateOptions, run_opts: AnimateOptions,
+               fingerprint: dict, on_frames) -> int:
+    """One row: its output written, then marked complete; returns its frame count."""
+    image, framing = source.framed(shared.size, opts)
+    _remove_marker(job.output)
+    job.output.parent.mkdir(parents=True, exist_ok=True)
+    out = check_output_path(job.output, overwrite=True)
+    prepared = Job(image, probe_video(job.driving), out, framing, source.landmarks, str(job.source))
+    result = run(prepared, shared, run_opts, on_frames=on_frames)
+    source.landmarks = prepared.source_landmarks  # pose mode: found once per source
+    write_marker(job, fingerprint, result.frames)
+    return result.frames
 
 
 def _frame_source(path: Path, size: int, opts: AnimateOptions):
