@@ -428,30 +428,12 @@ def export_onnx(weights_path: Path, out_dir: Path, *, fp16: bool = False, opset:
     if not out_dir.parent.is_dir():
         raise OutputError(f"output folder does not exist: {out_dir.parent}")
     model = weights.build()
-    graph_model = _graph_model(model, fp16)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
         t0 = time.perf_counter()
-        exporters = {}
-        for spec in _specs(model, graph_model):
-            proto, exporter = _export_graph(spec, opset, tmp, log)
-            exporters[spec.name] = exporter
-            for key, value in _metadata(weights, sha, spec.name, opset, fp16, exporter).items():
-                entry = proto.metadata_props.add()
-                entry.key, entry.value = key, value
-            proto.doc_string = f"internet {spec.name} graph of {weights_path.name} ({weights.config.name})"
-            onnx.save(proto, str(tmp / f"{spec.name}.onnx"))
-            (tmp / f"{spec.name}.torchscript.onnx").unlink(missing_ok=True)
-            log(f"exported {spec.name}.onnx ({exporter}, opset {opset}{', fp16' if fp16 else ''})")
+        exporters = _export_graphs(weights, model, weights_path.name, sha, tmp, opset, fp16, log)
         export_seconds = time.perf_counter() - t0
-        parity = parity_check(model, tmp, frames=parity_frames)
-        log("parity vs PyTorch (abs error): "
-            + ", ".join(f"{k} {v:.2e}" for k, v in parity.items()) + (" (fp16)" if fp16 else ""))
-        if not fp16:
-            bad = parity_failures(parity)
-            if bad:
-                raise BackendError("ONNX export failed its parity check: abs error "
-                                   + ", ".join(f"{k} {v:.2e} (tolerance {TOLERANCES[k]:.2g})" for k, v in bad.items()))
+        parity = _check_parity(model, tmp, parity_frames, fp16, log)
         info = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -474,6 +456,39 @@ def export_onnx(weights_path: Path, out_dir: Path, *, fp16: bool = False, opset:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(out_dir, info)
+
+
+def _export_graphs(weights, model, name: str, sha: str, tmp: Path, opset: int, fp16: bool,
+                   log: Callable[[str], None]) -> dict[str, str]:
+    """Every graph of ``model`` saved into ``tmp`` with its provenance; returns the exporter used for each."""
+    import onnx
+
+    graph_model = _graph_model(model, fp16)
+    exporters = {}
+    for spec in _specs(model, graph_model):
+        proto, exporter = _export_graph(spec, opset, tmp, log)
+        exporters[spec.name] = exporter
+        for key, value in _metadata(weights, sha, spec.name, opset, fp16, exporter).items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        proto.doc_string = f"internet {spec.name} graph of {name} ({weights.config.name})"
+        onnx.save(proto, str(tmp / f"{spec.name}.onnx"))
+        (tmp / f"{spec.name}.torchscript.onnx").unlink(missing_ok=True)
+        log(f"exported {spec.name}.onnx ({exporter}, opset {opset}{', fp16' if fp16 else ''})")
+    return exporters
+
+
+def _check_parity(model, tmp: Path, frames: int, fp16: bool, log: Callable[[str], None]) -> dict[str, float]:
+    """The graphs in ``tmp`` against PyTorch; BackendError past :data:`TOLERANCES` (float32 only)."""
+    parity = parity_check(model, tmp, frames=frames)
+    log("parity vs PyTorch (abs error): "
+        + ", ".join(f"{k} {v:.2e}" for k, v in parity.items()) + (" (fp16)" if fp16 else ""))
+    if not fp16:
+        bad = parity_failures(parity)
+        if bad:
+            raise BackendError("ONNX export failed its parity check: abs error "
+                               + ", ".join(f"{k} {v:.2e} (tolerance {TOLERANCES[k]:.2g})" for k, v in bad.items()))
+    return parity
 
 
 def _publish(tmp: Path, out_dir: Path) -> None:
