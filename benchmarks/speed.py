@@ -78,53 +78,19 @@ def main() -> None:
     weights = load_weights(weights_path)
     model = weights.build()
     size = weights.config.image_size
-    params = sum(p.numel() for p in model.parameters()) / 1e6
+    folder = _export_folder(args.onnx, weights_path, tmp)
 
     from internet_cli.runtime.animator import TorchAnimator
-    from internet_cli.runtime.onnx_backend import OnnxAnimator, read_export
-
-    folder = args.onnx
-    if folder is None:
-        from internet_cli.export.onnx import export_onnx
-
-        t = time.perf_counter()
-        folder = export_onnx(weights_path, tmp / "onnx", log=lambda m: print(f"  {m}", file=sys.stderr)).folder
-        print(f"exported to ONNX in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    else:
-        from internet_cli.export.onnx import sha256_file
-
-        if read_export(folder).weights_sha256 != sha256_file(weights_path):
-            sys.exit(f"{folder} is not an export of {weights_path}")
+    from internet_cli.runtime.onnx_backend import OnnxAnimator
 
     probe_before = matmul_probe()
     frame_gflop, source_gflop = gflop_per_frame(model, size)
-    torch_anim = TorchAnimator(weights, torch.device("cpu"))
-    ort_anim = OnnxAnimator(folder, device="cpu")
-    rng = np.random.default_rng(0)
-    source = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-    frames = rng.integers(0, 256, (args.frames + 1, 1, size, size, 3), dtype=np.uint8)
-    anims = {"torch": torch_anim, "onnxruntime": ort_anim}
-    states = {k: a.encode_source(source) for k, a in anims.items()}
-    refs = {k: a.reference(states[k], frames[0, 0], True, False) for k, a in anims.items()}
-    times: dict[str, list[float]] = {k: [] for k in anims}
-    for i in range(args.frames + 1):  # alternate the backends so that host noise hits both alike
-        for k, a in anims.items():
-            t = time.perf_counter()
-            a.animate(states[k], frames[i], refs[k])
-            if i > 0:  # frame 0 is the warm-up
-                times[k].append(time.perf_counter() - t)
+    anims = {"torch": TorchAnimator(weights, torch.device("cpu")), "onnxruntime": OnnxAnimator(folder, device="cpu")}
+    med = _time_backends(anims, size, args.frames)
     probe_after = matmul_probe()
 
-    med = {k: statistics.median(v) for k, v in times.items()}
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {cpu}, {threads} threads "
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {_cpu_name()}, {threads} threads "
           f"(of {os.cpu_count()} CPUs); torch {torch.__version__}; onnxruntime {_ort_version()}")
     print(f"model: {weights.config.name} ({params:.1f} M parameters) at {size}x{size}, batch 1, "
           f"{args.frames} frames per backend (medians)")
@@ -139,6 +105,49 @@ def main() -> None:
     print()
     print(f"onnxruntime / torch time: {med['onnxruntime'] / med['torch']:.2f} "
           f"(onnxruntime is {med['torch'] / med['onnxruntime']:.2f}x the speed of torch)")
+
+
+def _export_folder(folder: Path | None, weights_path: Path, tmp: Path) -> Path:
+    """``--onnx`` when it is an export of the weights; otherwise a fresh export into ``tmp``."""
+    from internet_cli.export.onnx import export_onnx, sha256_file
+    from internet_cli.runtime.onnx_backend import read_export
+
+    if folder is not None:
+        if read_export(folder).weights_sha256 != sha256_file(weights_path):
+            sys.exit(f"{folder} is not an export of {weights_path}")
+        return folder
+    t = time.perf_counter()
+    folder = export_onnx(weights_path, tmp / "onnx", log=lambda m: print(f"  {m}", file=sys.stderr)).folder
+    print(f"exported to ONNX in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    return folder
+
+
+def _time_backends(anims: dict, size: int, n: int) -> dict[str, float]:
+    """Median seconds per frame of each animator, the backends alternated frame by frame so that
+    host noise hits both alike (frame 0 is a warm-up)."""
+    rng = np.random.default_rng(0)
+    source = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    frames = rng.integers(0, 256, (n + 1, 1, size, size, 3), dtype=np.uint8)
+    states = {k: a.encode_source(source) for k, a in anims.items()}
+    refs = {k: a.reference(states[k], frames[0, 0], True, False) for k, a in anims.items()}
+    times: dict[str, list[float]] = {k: [] for k in anims}
+    for i in range(n + 1):
+        for k, a in anims.items():
+            t = time.perf_counter()
+            a.animate(states[k], frames[i], refs[k])
+            if i > 0:
+                times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _ort_version() -> str:
