@@ -97,35 +97,11 @@ def main() -> None:
     ap.add_argument("-w", "--weights", type=Path, action="append", default=None)
     args = ap.parse_args()
 
-    from PIL import Image
-
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.weights:
-            named = {w.name: w for w in args.weights}
-            import skimage.data
-
-            source = tmp / "source.png"
-            Image.fromarray(skimage.data.astronaut()).save(source)
-            driving = lambda n: make_dancer(tmp / f"drv{n}.mp4", n)  # noqa: E731
-        else:
-            named = {f"random {args.preset}": tmp / "w.safetensors"}
-            subprocess.run([sys.executable, "-m", "internet_cli", "init", args.preset, "-o",
-                            str(named[f"random {args.preset}"])], check=True, capture_output=True)
-            source = tmp / "source.png"
-            Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8)).save(source)
-            driving = lambda n: make_driving(tmp / f"drv{n}.mp4", n)  # noqa: E731
+        named, source, driving = _inputs(args, tmp)
         backends = args.backend or ["onnx"]
-        runs = {}  # label -> (weights file or exported folder, backend)
-        for i, (name, w) in enumerate(named.items()):
-            for backend in backends:
-                label = f"{name} ({backend})" if len(backends) > 1 else name
-                if backend == "onnx":  # export once, outside the timed runs (animate would cache it too)
-                    subprocess.run([sys.executable, "-m", "internet_cli", "export", "--onnx", "-w", str(w), "-o",
-                                    str(tmp / f"w{i}.onnx")], check=True, capture_output=True)
-                    runs[label] = (tmp / f"w{i}.onnx", backend)
-                else:
-                    runs[label] = (w, backend)
+        runs = _runs(named, backends, tmp)
         probe_before = matmul_probe()
         rows = []
         for n in (args.short, args.long):
@@ -137,20 +113,55 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cpus, torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"matmul probe: {probe_before:.0f} GFLOP/s before, {probe_after:.0f} GFLOP/s after")
     print(f"backend {', '.join(backends)}, batch {args.batch_size}")
+    _print_rows(rows, list(runs), args.long)
+
+
+def _inputs(args, tmp: Path):
+    """``({label: weights}, source image, driving(n) -> video)``: the astronaut and synthetic
+    dancers with ``-w``; otherwise random weights of ``--preset``, a noise source and driving."""
+    from PIL import Image
+
+    source = tmp / "source.png"
+    if args.weights:
+        import skimage.data
+
+        Image.fromarray(skimage.data.astronaut()).save(source)
+        return {w.name: w for w in args.weights}, source, lambda n: make_dancer(tmp / f"drv{n}.mp4", n)
+    named = {f"random {args.preset}": tmp / "w.safetensors"}
+    subprocess.run([sys.executable, "-m", "internet_cli", "init", args.preset, "-o",
+                    str(named[f"random {args.preset}"])], check=True, capture_output=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8)).save(source)
+    return named, source, lambda n: make_driving(tmp / f"drv{n}.mp4", n)
+
+
+def _runs(named: dict, backends: list[str], tmp: Path) -> dict[str, tuple[Path, str]]:
+    """label -> (weights file or exported folder, backend); each export made once, outside the timing."""
+    runs = {}
+    for i, (name, w) in enumerate(named.items()):
+        for backend in backends:
+            label = f"{name} ({backend})" if len(backends) > 1 else name
+            if backend == "onnx":  # animate would cache the export too
+                subprocess.run([sys.executable, "-m", "internet_cli", "export", "--onnx", "-w", str(w), "-o",
+                                str(tmp / f"w{i}.onnx")], check=True, capture_output=True)
+                runs[label] = (tmp / f"w{i}.onnx", backend)
+            else:
+                runs[label] = (w, backend)
+    return runs
+
+
+def _print_rows(rows: list[tuple], labels: list[str], long_n: int) -> None:
     print("| weights | driving frames | wall s | s/frame (whole job) | s/frame (model) | peak RSS GiB |")
     print("|---|---|---|---|---|---|")
     for name, n, wall, spf, mspf, rss in rows:
         print(f"| {name} | {n} | {wall:.1f} | {spf:.3f} | {mspf:.3f} | {rss:.2f} |")
-    for name in runs:
+    for name in labels:
         short, long = (r for r in rows if r[0] == name)
         print(f"{name}: long/short peak RSS ratio {long[5] / short[5]:.3f}")
-    if len(runs) > 1:
-        first, *others = runs
-        for other in others:
-            a = next(r for r in rows if r[0] == first and r[1] == args.long)
-            b = next(r for r in rows if r[0] == other and r[1] == args.long)
-            print(f"{first} / {other}, whole job s/frame at {args.long} frames: {a[3] / b[3]:.3f}")
-
+    first, *others = labels
+    for other in others:
+        a = next(r for r in rows if r[0] == first and r[1] == long_n)
+        b = next(r for r in rows if r[0] == other and r[1] == long_n)
+        print(f"{first} / {other}, whole job s/frame at {long_n} frames: {a[3] / b[3]:.3f}")
 
 if __name__ == "__main__":
     main()
