@@ -60,35 +60,16 @@ def train(
     device: DeviceOption = "auto",
 ) -> None:
     """Train INTERnet. Multi-GPU: `torchrun --nproc_per_node 8 -m internet_cli train ...`."""
-    import dataclasses
-
-    from internet_cli.config import LossConfig, TrainConfig, preset, with_options
-    from internet_cli.losses.backbones import check_backbone
-    from internet_cli.losses.mirror import mirror_pairs
-    from internet_cli.devices import configure_torch_threads
+    from internet_cli.config import TrainConfig
+    from internet_cli.devices import PRECISIONS, configure_torch_threads, precision_name
     from internet_cli.training.checkpoints import list_checkpoints
     from internet_cli.training.trainer import RunSpec, Trainer
 
-    try:
-        if anchors not in (None, "learned", "pose"):
-            raise ValueError(f"--anchors must be learned or pose, got {anchors!r}")
-        model_cfg = preset(preset_name, anchors)
-        if weights is None:  # with --weights the trainer sets these on theirs
-            model_cfg = with_options(model_cfg, part_prior, pass_through, person_mask)
-        elif pass_through is not None:
-            with_options(model_cfg, None, pass_through)  # checked now, not after the data is read
-        overrides = dict(_parse_override(s) for s in loss_weight or [])
-        overrides["mirror_pairs"] = tuple(i for s in mirror or [] for i in _parse_pair(s))
-        loss = dataclasses.replace(LossConfig(), temporal_mode=temporal, perceptual_backbone=backbone, **overrides)
-        check_backbone(backbone, vgg_weights)
-        mirror_pairs(loss.mirror, loss.mirror_pairs, model_cfg.motion.num_anchors)
-    except (ValueError, TypeError) as exc:
-        raise typer.BadParameter(str(exc)) from None
+    model_cfg, loss = _model_and_loss(preset_name, anchors, weights, part_prior, pass_through, person_mask,
+                                      loss_weight, mirror, temporal, backbone, vgg_weights)
     RunSpec(data=data, run=run, model=model_cfg, init_weights=weights, vgg_weights=vgg_weights).check_paths()
     if list_checkpoints(run) and not resume:
         raise typer.BadParameter(f"{run} already holds checkpoints: pass --resume to continue it, or another --run-dir")
-    from internet_cli.devices import PRECISIONS
-
     if precision not in (None, *PRECISIONS):
         raise typer.BadParameter(f"--precision must be {', '.join(PRECISIONS)}, got {precision!r}")
     try:
@@ -105,8 +86,6 @@ def train(
     if resume and trainer.resume() and trainer.dist.is_main:
         console.print(f"resumed {run} at step {trainer.step} (epoch {trainer.epoch})")
     if trainer.dist.is_main:
-        from internet_cli.devices import precision_name
-
         console.print(f"training {model_cfg.name} on {data} with temporal={temporal}: {trainer.total_steps} steps, "
                       f"{trainer.dist.world_size} process(es) on {trainer.device}, precision {precision_name(trainer.amp_dtype)}")
     try:
@@ -115,6 +94,38 @@ def train(
         from internet_cli.training.distributed import teardown
 
         teardown()
+    _finish(trainer, out)
+
+
+def _model_and_loss(preset_name, anchors, weights, part_prior, pass_through, person_mask, loss_weight, mirror,
+                    temporal, backbone, vgg_weights):
+    """The model and loss configs from the options; one clear line for a bad value."""
+    import dataclasses
+
+    from internet_cli.config import LossConfig, preset, with_options
+    from internet_cli.losses.backbones import check_backbone
+    from internet_cli.losses.mirror import mirror_pairs
+
+    try:
+        if anchors not in (None, "learned", "pose"):
+            raise ValueError(f"--anchors must be learned or pose, got {anchors!r}")
+        model_cfg = preset(preset_name, anchors)
+        if weights is None:  # with --weights the trainer sets these on theirs
+            model_cfg = with_options(model_cfg, part_prior, pass_through, person_mask)
+        elif pass_through is not None:
+            with_options(model_cfg, None, pass_through)  # checked now, not after the data is read
+        overrides = dict(_parse_override(s) for s in loss_weight or [])
+        overrides["mirror_pairs"] = tuple(i for s in mirror or [] for i in _parse_pair(s))
+        loss = dataclasses.replace(LossConfig(), temporal_mode=temporal, perceptual_backbone=backbone, **overrides)
+        check_backbone(backbone, vgg_weights)
+        mirror_pairs(loss.mirror, loss.mirror_pairs, model_cfg.motion.num_anchors)
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return model_cfg, loss
+
+
+def _finish(trainer, out: Path) -> None:
+    """Rank 0's last lines; exit 143 when SIGTERM stopped the run."""
     if trainer.stop_signal is not None:  # SIGTERM: checkpoint saved at the step reached
         if trainer.dist.is_main:
             console.print(f"stopped by SIGTERM at step {trainer.step}: checkpoint and {out} saved; "
