@@ -6,7 +6,8 @@ The pipeline (:mod:`internet_cli.runtime.pipeline`) calls four hooks:
   in the photo: a warning (``Framing.note``) and the whole-frame framing for source *and*
   driving, so both keep the same framing (see docs/cropping.md).
 - :func:`frame_driving` in the decode thread: the driving frames, cropped by the smoothed
-  tracker (so tracking overlaps with the model); records the first frame's landmarks.
+  tracker (so tracking overlaps with the model), each with the tracker's landmarks in crop
+  pixels, which pose mode reuses (one MediaPipe run per frame); records the first frame's.
 - :func:`best_frame_reference` before the loop (``--find-best-frame``): a first pass over the
   driving video that keeps only landmarks and the crop of the frame whose pose is closest to
   the source's; the relative-motion reference is that frame.
@@ -69,12 +70,19 @@ def _frames(job, opts):
     return iter_frames(job.driving.path, start=opts.start, end=opts.end, max_frames=opts.max_frames)
 
 
-def frame_driving(job, size: int, opts) -> Iterator[tuple[np.ndarray, float]]:
-    """The driving frames of ``job`` as ``(square image, time)``, framed like the source."""
+NOT_TRACKED = object()
+"""The landmarks :func:`frame_driving` yields for whole frames (``--crop none``): not looked for."""
+
+
+def frame_driving(job, size: int, opts) -> Iterator[tuple[np.ndarray, float, object]]:
+    """The driving frames of ``job`` as ``(square image, time, landmarks)``, framed like the source.
+
+    ``landmarks``: the person tracker's ``(33, 3)`` in the image's pixels, None where it found no
+    one, or :data:`NOT_TRACKED` for whole frames."""
     framing = getattr(job, "framing", None)
     if framing is None or not framing.active:
         for frame in _frames(job, opts):
-            yield to_square(frame.image, size), frame.time
+            yield to_square(frame.image, size), frame.time, NOT_TRACKED
         return
     from internet_cli.runtime.crop import track
 
@@ -83,7 +91,7 @@ def frame_driving(job, size: int, opts) -> Iterator[tuple[np.ndarray, float]]:
         if first:
             framing.first_landmarks = framed.landmarks
             first = False
-        yield framed.image, frame.time
+        yield framed.image, frame.time, framed.landmarks
 
 
 def best_frame(job, size: int, opts) -> tuple[int, float, np.ndarray, np.ndarray | None]:

@@ -167,16 +167,21 @@ def _driving(job: Job, size: int, opts: AnimateOptions, pose) -> Iterator[tuple]
     if job.driving_pose is not None:
         yield from _template(job, size, opts, pose)
         return
-    from internet_cli.runtime.framing import frame_driving  # whole frames, or the person tracker
+    from internet_cli.runtime.framing import NOT_TRACKED, frame_driving  # whole frames, or the person tracker
 
-    estimator = None
-    if pose is not None:
-        from internet_cli.pose.estimator import PoseEstimator
-
-        estimator = PoseEstimator(video=True)  # one tracker per driving video
+    estimator = None  # whole frames in pose mode: a tracker of our own (the crop's tracker's landmarks otherwise)
     try:
-        for image, frame_time in frame_driving(job, size, opts):
-            yield image, frame_time, pose(estimator(image)) if estimator is not None else None
+        for image, frame_time, landmarks in frame_driving(job, size, opts):
+            if pose is None:
+                yield image, frame_time, None
+                continue
+            if landmarks is NOT_TRACKED:
+                if estimator is None:
+                    from internet_cli.pose.estimator import PoseEstimator
+
+                    estimator = PoseEstimator(video=True)  # one tracker per driving video
+                landmarks = estimator(image)
+            yield image, frame_time, pose(landmarks)
     finally:
         if estimator is not None:
             estimator.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 
 from internet_cli.pose import skeleton as sk
 from internet_cli.pose.parts import to_pixels
@@ -11,6 +14,7 @@ from internet_cli.runtime.pose_motion import DrivingPose
 from tests.pose.skeletons import rotate_about, standing
 
 SIZE = 512
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def pixels(lm):
@@ -50,3 +54,25 @@ def test_no_person_before_the_first_detection_keeps_the_source_and_then_holds_th
     first = pose(shifted)[0]
     np.testing.assert_allclose(pose(None)[0], first)
     assert pose.track[0] is None and pose.track[2] is not None
+
+
+@pytest.mark.parametrize("crop", ["auto", "none"])
+def test_each_driving_frame_goes_through_mediapipe_once(tmp_path, astronaut_jpg, tiny512_pose_weights, monkeypatch,
+                                                        crop):
+    """With the person crop, the pose step reuses the crop tracker's landmarks: one detection per
+    driving frame either way, plus one for the source."""
+    from internet_cli.checkpoint import load_weights
+    from internet_cli.pose.estimator import PoseEstimator
+    from internet_cli.runtime.animator import TorchAnimator
+    from internet_cli.runtime.pipeline import AnimateOptions, prepare, run
+
+    calls = []
+    real_call = PoseEstimator.__call__
+    monkeypatch.setattr(PoseEstimator, "__call__", lambda self, rgb: calls.append(rgb.shape) or real_call(self, rgb))
+    animator = TorchAnimator(load_weights(tiny512_pose_weights), torch.device("cpu"))
+    opts = AnimateOptions(audio=False, crop=crop, max_frames=6, batch_size=2)
+    job = prepare(astronaut_jpg, EXAMPLES / "driving.mp4", tmp_path / "out.mp4", animator.size, opts)
+    result = run(job, animator, opts)
+    assert result.frames == 6 and (tmp_path / "out.mp4").is_file()
+    assert len(calls) == 1 + 6, calls
+    assert len(job.source_landmarks) == 33
