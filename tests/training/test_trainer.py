@@ -63,15 +63,31 @@ def test_train_writes_weights_that_animate_loads(synth, tmp_path):
     assert r.returncode == 2 and "--resume" in r.stderr
 
 
-def test_train_with_the_pretrained_efficientnet_backbone(synth, tmp_path):
-    run = tmp_path / "run"
-    r = train_cli("--data", str(synth), "--run-dir", str(run), "--max-steps", "2", *TRAIN,
-                  "--perceptual-backbone", "efficientnet-lite0")
-    assert r.returncode == 0, r.stderr
-    assert "perceptual=" in r.stderr
+def test_the_default_backbone_is_efficientnet_and_a_resumed_run_keeps_its_own(synth, tmp_path):
     from internet_cli.checkpoint import load_weights
 
-    assert load_weights(run / "weights.safetensors").info["loss"]["perceptual_backbone"] == "efficientnet-lite0"
+    def backbone(run: Path) -> str:
+        return load_weights(run / "weights.safetensors").info["loss"]["perceptual_backbone"]
+
+    new = tmp_path / "new"
+    r = train_cli("--data", str(synth), "--run-dir", str(new), "--max-steps", "2", *TRAIN)
+    assert r.returncode == 0, r.stderr
+    assert "perceptual=" in r.stderr and "perceptual backbone efficientnet-lite0" in " ".join(r.stderr.split())
+    assert backbone(new) == "efficientnet-lite0"
+
+    old = tmp_path / "old"  # a vgg19 run, resumed without the option: it stays vgg19
+    r = train_cli("--data", str(synth), "--run-dir", str(old), "--max-steps", "2", *TRAIN, "--perceptual-backbone", "vgg19")
+    assert r.returncode == 0, r.stderr
+    r = train_cli("--data", str(synth), "--run-dir", str(old), "--max-steps", "3", "--resume", *TRAIN)
+    assert r.returncode == 0, r.stderr
+    assert backbone(old) == "vgg19" and load_weights(old / "weights.safetensors").info["steps"] == 3
+    # asked for another backbone, it refuses in one line, and the run is as it was
+    r = train_cli("--data", str(synth), "--run-dir", str(old), "--max-steps", "4", "--resume", *TRAIN,
+                  "--perceptual-backbone", "efficientnet-lite0")
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("internet:")]
+    assert r.returncode == 1 and len(errors) == 1 and "was trained with --perceptual-backbone vgg19" in errors[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert load_weights(old / "weights.safetensors").info["steps"] == 3
 
 
 def test_train_accepts_a_mocap_dataset(tmp_path):
