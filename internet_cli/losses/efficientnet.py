@@ -144,7 +144,8 @@ def weights_path() -> Path:
 
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise WeightsError(f"the efficientnet-lite0 perceptual backbone needs its weights package: {INSTALL_HINT}")
+        raise WeightsError(f"the efficientnet-lite0 perceptual backbone (the default) needs its weights package: "
+                           f"{INSTALL_HINT}; or train with --perceptual-backbone vgg19")
     path = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS_FILE
     if not path.is_file():
         raise WeightsError(f"{PACKAGE} is installed but {path} is missing: reinstall it ({INSTALL_HINT})")
