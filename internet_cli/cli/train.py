@@ -132,10 +132,11 @@ def _default_backbone(run: Path, resume: bool, vgg_weights: Path | None) -> str:
     efficientnet-lite0, or vgg19 for --vgg-weights."""
     import json
 
+    from internet_cli.training.trainer import saved_backbone
+
     if resume and (run / "run.json").is_file():
         try:
-            loss = json.loads((run / "run.json").read_text()).get("loss", {})
-            return loss.get("perceptual_backbone", "vgg19")
+            return saved_backbone(json.loads((run / "run.json").read_text()))
         except (OSError, ValueError, AttributeError):
             pass  # an unreadable run.json: the checkpoint's own spec is checked when it loads
     return "vgg19" if vgg_weights is not None else "efficientnet-lite0"

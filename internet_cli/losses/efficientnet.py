@@ -113,7 +113,6 @@ class EfficientNetLite0(Frozen):
         self._fc = nn.Linear(1280, 1000)
         self.freeze()
 
-
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         x = (x * 255.0 - 127.0) / 128.0
         return F.relu6(self._bn0(self._conv_stem(x)))

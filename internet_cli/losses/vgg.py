@@ -86,7 +86,6 @@ class VGG19Features(Frozen):
         self._slices = [(bounds[k], bounds[k + 1]) for k in range(len(OUTPUT_LAYERS))]
         self.freeze()
 
-
     def forward(self, x: torch.Tensor, num_layers: int = len(OUTPUT_LAYERS)) -> list[torch.Tensor]:
         """Features of the first ``num_layers`` (1..5) output layers; deeper layers are skipped."""
         if not 1 <= num_layers <= len(OUTPUT_LAYERS):

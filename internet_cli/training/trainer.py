@@ -82,6 +82,12 @@ class RunSpec:
         }
 
 
+def saved_backbone(spec: dict) -> str:
+    """The perceptual backbone of a run's saved spec (``run.json``, a checkpoint's ``spec``); runs
+    from before the choice existed used vgg19."""
+    return spec.get("loss", {}).get("perceptual_backbone", "vgg19")
+
+
 class _SkipSampler(Sampler):
     """Yields the wrapped sampler's indices, minus the first ``skip`` (resuming mid-epoch)."""
 
@@ -259,7 +265,7 @@ class Trainer:
 
     def _check_same_backbone(self, saved: dict) -> None:
         """A resumed run keeps its perceptual backbone (runs from before the choice used vgg19)."""
-        was = saved.get("loss", {}).get("perceptual_backbone", "vgg19")
+        was = saved_backbone(saved)
         now = self.spec.loss.perceptual_backbone
         if was != now:
             from internet_cli.errors import InputError

@@ -538,7 +538,7 @@ class VideoWriter:
         out_tb = Fraction(1, rate)
 
         def packets():
-            for f in _audio_frames(ain, a_in, resampler, cut, v_start, win_end, self._broken_audio):
+            for f in _audio_frames(ain, a_in, resampler, cut, v_start, self._broken_audio):
                 for pkt in a_out.encode(f):
                     yield _pkt_time(pkt, out_tb), 1, pkt
             for pkt in a_out.encode(None):
@@ -582,7 +582,7 @@ class _WindowCut:
         yield f
 
 
-def _audio_frames(ain, a_in, resampler, cut: _WindowCut, v_start: float, win_end: float,
+def _audio_frames(ain, a_in, resampler, cut: _WindowCut, v_start: float,
                   on_broken: Callable[[BaseException], None]) -> Iterator[av.AudioFrame]:
     """The input's audio decoded, resampled and cut to the window. Decoding stops past the
     window's end; audio that breaks ends there (``on_broken``), unless the error is the disk's."""
@@ -599,7 +599,7 @@ def _audio_frames(ain, a_in, resampler, cut: _WindowCut, v_start: float, win_end
             for rf in resampler.resample(frame):
                 yield from cut(rf, next_time)
                 next_time += rf.samples / rate
-            if next_time > win_end:
+            if next_time > cut.win_end:
                 break
         for rf in resampler.resample(None):
             yield from cut(rf, next_time)
