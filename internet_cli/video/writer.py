@@ -40,7 +40,7 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,6 +50,7 @@ import numpy as np
 
 from internet_cli.atomic import publish
 from internet_cli.errors import OutputError
+from internet_cli.video.audio import WindowCut, audio_channels, audio_frames, pkt_time
 
 log = logging.getLogger(__name__)
 
@@ -527,87 +528,32 @@ class VideoWriter:
     def _encode_packets(self, ain, a_in, out, v_start, origin, win_start, win_end):
         src_rate = a_in.codec_context.sample_rate or 48000
         rate = src_rate if src_rate in self.format.audio_rates else 48000
-        channels = _channels(a_in.codec_context)
+        channels = audio_channels(a_in.codec_context)
         layout = "mono" if channels == 1 else "stereo"
         a_out = out.add_stream(self.format.audio_codec, rate=rate, layout=layout)
         a_out.time_base = Fraction(1, rate)
         a_out.codec_context.time_base = Fraction(1, rate)
         a_out.codec_context.bit_rate = 96_000 if layout == "mono" else 160_000
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        cut = _WindowCut(rate, layout, origin, win_start, win_end)
+        cut = WindowCut(rate, layout, origin, win_start, win_end)
         out_tb = Fraction(1, rate)
 
+        def frames():
+            try:
+                yield from audio_frames(ain, a_in, resampler, cut, v_start)
+            except _AV_ERRORS as exc:  # audio that breaks ends there, unless the error is the disk's
+                if _errno_of(exc) is not None:
+                    raise
+                self._warn(f"{self.audio_from}: its audio breaks ({exc}); the output's sound ends there")
+
         def packets():
-            for f in _audio_frames(ain, a_in, resampler, cut, v_start, self._broken_audio):
+            for f in frames():
                 for pkt in a_out.encode(f):
-                    yield _pkt_time(pkt, out_tb), 1, pkt
+                    yield pkt_time(pkt, out_tb), 1, pkt
             for pkt in a_out.encode(None):
-                yield _pkt_time(pkt, out_tb), 1, pkt
+                yield pkt_time(pkt, out_tb), 1, pkt
 
         return packets()
-
-    def _broken_audio(self, exc: BaseException) -> None:
-        self._warn(f"{self.audio_from}: its audio breaks ({exc}); the output's sound ends there")
-
-
-class _WindowCut:
-    """``cut(frame, t)``: a resampled audio frame that starts at driving time ``t``, cut to the
-    window ``[win_start, win_end)`` and stamped on the output clock (driving time ``origin`` is
-    output time 0); the frames it yields never overlap."""
-
-    def __init__(self, rate: int, layout: str, origin: float, win_start: float, win_end: float):
-        self.rate, self.layout, self.origin = rate, layout, origin
-        self.win_start, self.win_end = win_start, win_end
-        self.last_pts = -1
-
-    def __call__(self, rf: av.AudioFrame, t: float) -> Iterator[av.AudioFrame]:
-        rate, n = self.rate, rf.samples
-        i0 = max(0, math.ceil((self.win_start - t) * rate - 1e-6))
-        i1 = min(n, math.ceil((self.win_end - t) * rate - 1e-6))
-        if i1 <= i0:
-            return
-        pts = round((t + i0 / rate - self.origin) * rate)
-        if pts <= self.last_pts:
-            skip = self.last_pts + 1 - pts
-            i0 += skip
-            pts += skip
-            if i1 <= i0:
-                return
-        x = np.ascontiguousarray(rf.to_ndarray()[:, i0:i1], dtype=np.float32)
-        f = av.AudioFrame.from_ndarray(x, format="fltp", layout=self.layout)
-        f.sample_rate = rate
-        f.pts = pts
-        f.time_base = Fraction(1, rate)
-        self.last_pts = pts + (i1 - i0) - 1
-        yield f
-
-
-def _audio_frames(ain, a_in, resampler, cut: _WindowCut, v_start: float,
-                  on_broken: Callable[[BaseException], None]) -> Iterator[av.AudioFrame]:
-    """The input's audio decoded, resampled and cut to the window. Decoding stops past the
-    window's end; audio that breaks ends there (``on_broken``), unless the error is the disk's."""
-    rate = cut.rate
-    next_time: float | None = None  # driving time of the next resampled sample
-    try:
-        for frame in ain.decode(a_in):
-            if frame.pts is not None and frame.time_base is not None:
-                t_in = float(frame.pts * frame.time_base) - v_start
-            else:
-                t_in = next_time if next_time is not None else 0.0
-            if next_time is None or abs(t_in - next_time) > 0.05:
-                next_time = t_in  # start, or a real gap in the audio
-            for rf in resampler.resample(frame):
-                yield from cut(rf, next_time)
-                next_time += rf.samples / rate
-            if next_time > cut.win_end:
-                break
-        for rf in resampler.resample(None):
-            yield from cut(rf, next_time)
-            next_time += rf.samples / rate
-    except _AV_ERRORS as exc:
-        if _errno_of(exc) is not None:
-            raise
-        on_broken(exc)
 
 
 def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
@@ -617,20 +563,6 @@ def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
     if codec == "libvpx-vp9":
         return {"crf": str(crf), "deadline": "good", "cpu-used": "5", "row-mt": "1"}
     return {"crf": str(crf), "preset": preset}
-
-
-def _channels(ctx) -> int:
-    layout = getattr(ctx, "layout", None)
-    n = getattr(layout, "nb_channels", None) if layout is not None else None
-    if not n:
-        n = getattr(ctx, "channels", None)
-    return int(n or 2)
-
-
-def _pkt_time(pkt: av.Packet, tb: Fraction) -> float:
-    ts = pkt.dts if pkt.dts is not None else pkt.pts
-    ptb = pkt.time_base or tb
-    return float((ts or 0) * ptb)
 
 
 def _first_or_none(it: Iterator) -> Iterator | None:
