@@ -1,4 +1,4 @@
-# Two entry points that work on a fresh machine: `make demo` and `make test`.
+# Entry points that work on a fresh machine: `make demo`, `make test` and `make web`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch. On a GPU machine: make TORCH_SPEC="torch>=2.13,<2.15" ...
@@ -6,13 +6,13 @@ TORCH_SPEC ?= torch==2.13.0
 WEIGHTS ?= weights/internet-512.safetensors
 DEMO_OUT ?= demo-out
 
-.PHONY: venv demo test clean
+.PHONY: venv demo test web clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[test,train]"
+	$(PY) -m pip install -q -e ".[test,train,web]"
 	touch $@
 
 venv: $(VENV)/.installed
@@ -31,6 +31,10 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q
+
+# The local page (docs/web.md) on http://127.0.0.1:7860/, the bundled examples one click away.
+web: venv
+	$(VENV)/bin/internet web --weights "$(WEIGHTS)"
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT)

@@ -32,9 +32,9 @@ def _root(
 def _register() -> None:
     # Each command module exposes `register(app)`; imports stay light (torch is imported lazily).
     from internet_cli.cli import (animate, evaluate, export, info, init, prepare, prepare_flow, prepare_pose, synth,
-                                  train)
+                                  train, web)
 
-    for module in (animate, init, train, synth, prepare, prepare_flow, prepare_pose, evaluate, export, info):
+    for module in (animate, init, train, synth, prepare, prepare_flow, prepare_pose, evaluate, export, info, web):
         module.register(app)
 
 

@@ -29,14 +29,17 @@ def run_app(app) -> None:
     except Exception as exc:  # noqa: BLE001 - the one place that maps errors to exit codes
         if debug:
             raise
-        if isinstance(exc, InternetError):
-            print(f"internet: error: {_one_line(exc)}", file=sys.stderr)
-        elif isinstance(exc, MemoryError):
-            print("internet: error: out of memory (try a smaller --batch-size)", file=sys.stderr)
-        elif isinstance(exc, OSError):
-            where = f": {exc.filename}" if exc.filename else ""
-            print(f"internet: error: {exc.strerror or _one_line(exc)}{where}", file=sys.stderr)
-        else:
-            print(f"internet: internal error: {type(exc).__name__}: {_one_line(exc)} "
-                  "(set INTERNET_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(f"internet: {describe_error(exc)}", file=sys.stderr)
         sys.exit(1)
+
+
+def describe_error(exc: Exception) -> str:
+    """The one line a user sees for ``exc`` (the CLI prefixes it with ``internet: ``; the web page shows it)."""
+    if isinstance(exc, InternetError):
+        return f"error: {_one_line(exc)}"
+    if isinstance(exc, MemoryError):
+        return "error: out of memory (try a smaller --batch-size)"
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"error: {exc.strerror or _one_line(exc)}{where}"
+    return f"internal error: {type(exc).__name__}: {_one_line(exc)} (set INTERNET_DEBUG=1 for the traceback)"

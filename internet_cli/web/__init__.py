@@ -1,0 +1,1 @@
+"""``internet web``: a local page that animates dropped files (docs/web.md)."""
