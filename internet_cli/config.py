@@ -14,6 +14,7 @@ ANCHOR_SOURCES = ("learned", "pose")
 HIDDEN_FILLS = ("background", "body")  # motion.hidden_fill
 SEGMENTERS = ("selfie", "pose")  # motion.segmenter: internet_cli/pose/estimator.PersonSegmenter
 PASS_THROUGH = ("ungated", "gated", "none")
+SCALES = ("multi", "single")  # generator.scales: the paper's multi-scale generator, or its SS4x ablation
 TEMPORAL_MODES = ("plain", "extrinsic", "intrinsic", "none")  # internet_cli/losses/temporal.py
 POSE_PARTS = 10  # internet_cli/pose/skeleton.py PARTS
 POSE_PART_PRIOR = 8.0  # motion.part_prior of new pose-mode models (internet_cli/motion/part_shapes.py)
@@ -102,10 +103,16 @@ class GeneratorConfig:
     # the decoder's alpha alone (weights saved before the choice existed), "gated" by alpha * M, so
     # that M also decides what of the warped source is shown, "none" paints every pixel.
     pass_through: str = "ungated"
+    # "multi": the paper's multi-scale fusion generator (eq. 6 at every stage); "single": its SS4x
+    # ablation, where only the base-resolution warped features feed the decoder, which upsamples
+    # without skip connections (the pass-through still warps the source by F^0 upsampled).
+    scales: str = "multi"
 
     def __post_init__(self) -> None:
         if self.pass_through not in PASS_THROUGH:
             raise ValueError(f"generator.pass_through must be one of {', '.join(PASS_THROUGH)}, got {self.pass_through!r}")
+        if self.scales not in SCALES:
+            raise ValueError(f"generator.scales must be one of {', '.join(SCALES)}, got {self.scales!r}")
 
 
 @dataclass(frozen=True)
@@ -183,9 +190,9 @@ def preset(name: str, anchors: str | None = None) -> ModelConfig:
 
 
 def with_options(cfg: ModelConfig, part_prior: float | None = None, pass_through: str | None = None,
-                 person_mask: bool | None = None) -> ModelConfig:
-    """``cfg`` with ``motion.part_prior``, ``motion.person_mask`` and ``generator.pass_through``
-    where given (none adds layers; without the person mask, no limb cores and no body fill); ValueError
+                 person_mask: bool | None = None, scales: str | None = None) -> ModelConfig:
+    """``cfg`` with ``motion.part_prior``, ``motion.person_mask``, ``generator.pass_through`` and
+    ``generator.scales`` where given (none adds layers; without the person mask, no limb cores and no body fill); ValueError
     for a bad value."""
     motion, generator = cfg.motion, cfg.generator
     if part_prior is not None or person_mask is not None:
@@ -194,6 +201,8 @@ def with_options(cfg: ModelConfig, part_prior: float | None = None, pass_through
         motion = dataclasses.replace(motion, part_prior=prior, person_mask=mask, **({} if mask else _MASK_OFF))
     if pass_through is not None:
         generator = dataclasses.replace(generator, pass_through=pass_through)
+    if scales is not None:
+        generator = dataclasses.replace(generator, scales=scales)
     return dataclasses.replace(cfg, motion=motion, generator=generator)
 
 

@@ -117,7 +117,8 @@ class INTERnet(nn.Module):
             return t.expand(b, *t.shape[1:]) if t.shape[0] != b else t
 
         motion = self.dense_motion(batch(state.image_small), batch(state.anchors), batch(state.affines), kp_d, jac_d)
-        deformed = deform([batch(f) for f in state.features], motion["field"], motion["confidence"])
+        features = state.features if self.config.generator.scales == "multi" else state.features[:1]
+        deformed = deform([batch(f) for f in features], motion["field"], motion["confidence"])
         image = batch(state.image)  # the source (and its background plate)
         prediction = self.decoder(deformed, warp(image[:, :3], motion["field"]), motion["confidence"])
         if self.config.motion.person_mask:  # where the background would show the source's person: the plate

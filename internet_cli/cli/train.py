@@ -26,6 +26,10 @@ def train(
     pass_through: Annotated[str | None, typer.Option(
         "--pass-through", help="The decoder's pass-through of the warped source: ungated, gated (by M) or none "
         "(docs/model.md). Default: the preset's (gated in pose mode), or the --weights' own.")] = None,
+    scales: Annotated[str | None, typer.Option(
+        "--scales", help="The generator: multi (the paper's multi-scale fusion) or single (its SS4x ablation: "
+        "only the base-resolution warped features; docs/model.md). A fresh model only (not with --weights). "
+        "Default: multi.")] = None,
     person_mask: Annotated[bool | None, typer.Option(
         "--person-mask/--no-person-mask", help="Pose mode: limit the body parts to the source's person mask "
         "(MediaPipe's segmentation, docs/pose.md). Default: the preset's (on in pose mode), or the --weights' own.")] = None,
@@ -67,7 +71,7 @@ def train(
     from internet_cli.training.trainer import RunSpec, Trainer
 
     backbone = backbone or _default_backbone(run, resume, vgg_weights)
-    model_cfg, loss = _model_and_loss(preset_name, anchors, weights, part_prior, pass_through, person_mask,
+    model_cfg, loss = _model_and_loss(preset_name, anchors, weights, part_prior, pass_through, scales, person_mask,
                                       loss_weight, mirror, temporal, backbone, vgg_weights)
     RunSpec(data=data, run=run, model=model_cfg, init_weights=weights, vgg_weights=vgg_weights).check_paths()
     if list_checkpoints(run) and not resume:
@@ -100,7 +104,7 @@ def train(
     _finish(trainer, out)
 
 
-def _model_and_loss(preset_name, anchors, weights, part_prior, pass_through, person_mask, loss_weight, mirror,
+def _model_and_loss(preset_name, anchors, weights, part_prior, pass_through, scales, person_mask, loss_weight, mirror,
                     temporal, backbone, vgg_weights):
     """The model and loss configs from the options; one clear line for a bad value."""
     import dataclasses
@@ -114,7 +118,9 @@ def _model_and_loss(preset_name, anchors, weights, part_prior, pass_through, per
             raise ValueError(f"--anchors must be learned or pose, got {anchors!r}")
         model_cfg = preset(preset_name, anchors)
         if weights is None:  # with --weights the trainer sets these on theirs
-            model_cfg = with_options(model_cfg, part_prior, pass_through, person_mask)
+            model_cfg = with_options(model_cfg, part_prior, pass_through, person_mask, scales)
+        elif scales is not None:
+            raise ValueError("--scales changes the decoder's layers: train it from a preset, without --weights")
         elif pass_through is not None:
             with_options(model_cfg, None, pass_through)  # checked now, not after the data is read
         overrides = dict(_parse_override(s) for s in loss_weight or [])

@@ -4,7 +4,9 @@ The source is encoded once into features at every stage resolution; each driving
 them with the motion pyramid ``{F^i}`` and gates them with the confidence pyramid ``{M^i}``:
 ``phi_out_i = M^i * F^i(phi_in_i)``. The decoder starts from the warped base-resolution
 features, runs residual blocks there, then at each higher stage upsamples, concatenates the
-warped source features of that stage, and refines.
+warped source features of that stage, and refines. With ``generator.scales = "single"`` (the
+paper's SS4x ablation) only the base stage's warped features reach the decoder: the higher
+stages upsample and refine without skip connections.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ class Decoder(nn.Module):
         self.bottleneck = nn.Sequential(*[ResBlock(ch[0]) for _ in range(cfg.bottleneck_blocks)])
         # Upsampling: conv at the lower resolution, then nearest 2x (4x cheaper than conv after).
         self.up = nn.ModuleList(ConvBNReLU(ch[i - 1], ch[i]) for i in range(1, len(ch)))
-        self.fuse = nn.ModuleList(ConvBNReLU(2 * ch[i], ch[i]) for i in range(1, len(ch)))
+        self.fuse = nn.ModuleList(ConvBNReLU(2 * ch[i], ch[i]) for i in range(1, len(ch))) \
+            if cfg.scales == "multi" else None
         self.refine = nn.ModuleList(
             nn.Sequential(*[ResBlock(ch[i]) for _ in range(cfg.stage_blocks)]) for i in range(1, len(ch))
         )
@@ -64,13 +67,16 @@ class Decoder(nn.Module):
 
     def forward(self, deformed: list[torch.Tensor], warped_source: torch.Tensor,
                 confidence: torch.Tensor | None = None) -> torch.Tensor:
-        """``deformed``: eq. 6 features, base resolution first; ``warped_source``: the source image
+        """``deformed``: eq. 6 features, base resolution first (the base alone for "single" scales);
+        ``warped_source``: the source image
         warped by the full-resolution motion field ``(B, 3, S, S)``; ``confidence``: M at the base
         resolution (used by the "gated" pass-through)."""
         x = self.bottleneck(deformed[0])
-        for up, fuse, refine, skip in zip(self.up, self.fuse, self.refine, deformed[1:]):
+        for i, (up, refine) in enumerate(zip(self.up, self.refine)):
             x = F.interpolate(up(x), scale_factor=2.0, mode="nearest")
-            x = refine(fuse(torch.cat([x, skip], dim=1)))
+            if self.fuse is not None:
+                x = self.fuse[i](torch.cat([x, deformed[i + 1]], dim=1))
+            x = refine(x)
         out = self.out(x)
         rgb = torch.sigmoid(out[:, :3])
         if self.pass_through == "none":

@@ -34,3 +34,11 @@ def test_an_unknown_perceptual_backbone_is_a_usage_error(tmp_path):
     r = run_train(tmp_path, "--perceptual-backbone", "efficientnet-lite0", "--vgg-weights", "vgg19.pth")
     assert r.returncode == 2 and "--vgg-weights is for the vgg19 backbone" in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scales_with_weights_and_unknown_scales_are_usage_errors(tmp_path, tiny512_weights):
+    r = run_train(tmp_path, "--scales", "double")
+    assert r.returncode == 2 and "generator.scales must be one of multi, single" in r.stderr
+    r = run_train(tmp_path, "--scales", "single", "-w", str(tiny512_weights))
+    assert r.returncode == 2 and "--scales changes the decoder's layers" in r.stderr
+    assert "Traceback" not in r.stderr and list(tmp_path.iterdir()) == []

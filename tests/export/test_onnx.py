@@ -142,3 +142,22 @@ def test_failed_parity_fails_the_export(tmp_path, tiny512_weights, tiny512_onnx,
                                            r"frame_mean 2.00e-04 \(tolerance 1e-05\)"):
         export_module.export_onnx(tiny512_weights, tmp_path / "out.onnx", log=lambda _m: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_single_scale_model_exports_with_parity(tmp_path):
+    """The SS4x generator (``generator.scales = "single"``) reads only the base features; its frame
+    graph still takes every feature input (the runtime feeds them all) and matches PyTorch."""
+    from internet_cli.checkpoint import save_weights
+    from internet_cli.config import preset, with_options
+    from internet_cli.export.onnx import export_onnx
+    from internet_cli.model import INTERnet
+
+    torch.manual_seed(0)
+    weights = save_weights(tmp_path / "ss4x.safetensors", INTERnet(with_options(preset("tiny-512"), scales="single")),
+                           trained=False)
+    folder = tmp_path / "ss4x.onnx"
+    export_onnx(weights, folder, log=lambda _m: None)
+    info = json.loads((folder / "export.json").read_text())
+    assert not parity_failures(info["parity_max_abs_error"]), info["parity_max_abs_error"]
+    frame = onnx.load(str(folder / "frame.onnx"))
+    assert [i.name for i in frame.graph.input] == list(frame_input_names(load_weights(weights).config))
