@@ -142,9 +142,14 @@ class INTERnet(nn.Module):
 
     def animate(self, state: SourceState, driving: torch.Tensor, ref: DrivingReference) -> torch.Tensor:
         """Driving frames ``(B, 3, S, S)`` -> output frames ``(B, 3, S, S)`` in [0, 1] (learned anchors)."""
+        return self.animate_motion(state, driving, ref)["prediction"]
+
+    def animate_motion(self, state: SourceState, driving: torch.Tensor, ref: DrivingReference) -> dict:
+        """:meth:`animate` with its Stage I outputs: :meth:`generate`'s dict plus ``kp_driving``, the
+        anchors the model used ``(B, n, 2)`` (for the evaluation's anchor placement)."""
         kp_d, jac_d = self.detector(driving)
         kp, jac = relative_motion(state, kp_d, jac_d, ref)
-        return self.generate(state, kp, jac)["prediction"]
+        return {**self.generate(state, kp, jac), "kp_driving": kp}
 
     def forward(self, source: torch.Tensor, driving: torch.Tensor,
                 pose: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from internet_cli.eval import metrics as M
+from internet_cli.eval.stage_one import STAGE_ONE_INFO, STAGE_ONE_METRICS, StageOneTruth
 
 REPORT_FORMAT = "internet-eval"
 REPORT_VERSION = 2  # 2: frame 0 (the source) is no longer scored by the per-frame metrics
@@ -140,6 +141,8 @@ class ModelMethod(Method):
         self._state = self._ref = self._pose = None
         self._size: int | None = None
         self.needs_pose = bool(getattr(animator, "pose_mode", False))
+        self.stage_one = getattr(animator, "backend", "") == "torch"  # anchors and M (eval/stage_one.py)
+        self.motion: dict | None = None  # the last batch's Stage I outputs
 
     def start(self, source: np.ndarray) -> None:
         t0 = time.perf_counter()
@@ -165,10 +168,14 @@ class ModelMethod(Method):
             anchors = [self._pose(self._landmarks[t] if self._track.found[t] else None)
                        for t in range(self._t, self._t + len(frames))]
             self._t += len(frames)
+            kw = {"motion": True} if self.stage_one else {}
             out = self.animator.animate_pose(self._state, np.stack([a[0] for a in anchors]),
-                                             np.stack([a[1] for a in anchors]))
+                                             np.stack([a[1] for a in anchors]), **kw)
         else:
-            out = self.animator.animate(self._state, _resize(frames, self.animator.size), self._ref)
+            kw = {"motion": True} if self.stage_one else {}
+            out = self.animator.animate(self._state, _resize(frames, self.animator.size), self._ref, **kw)
+        if self.stage_one:
+            out, self.motion = out
         out = _resize(out, frames.shape[1])
         self.seconds += time.perf_counter() - t0
         return out
@@ -203,8 +210,8 @@ class RealFrames(Method):
 class Scores:
     """Sums and counts per metric (a mean of means stays frame-weighted when merged)."""
 
-    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METRICS, 0.0))
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METRICS, 0))
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METRICS + STAGE_ONE_METRICS, 0.0))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METRICS + STAGE_ONE_METRICS, 0))
 
     def add(self, metric: str, values) -> None:
         v = np.asarray(values, dtype=np.float64).ravel()
@@ -213,12 +220,12 @@ class Scores:
         self.counts[metric] += int(v.size)
 
     def merge(self, other: Scores) -> None:
-        for k in METRICS:
+        for k in self.sums:
             self.sums[k] += other.sums[k]
             self.counts[k] += other.counts[k]
 
     def means(self) -> dict:
-        out = {k: (self.sums[k] / self.counts[k] if self.counts[k] else None) for k in METRICS}
+        out = {k: (self.sums[k] / self.counts[k] if self.counts[k] else None) for k in self.sums}
         out.update({"lpips": None, "fid": None})
         out["frames"] = self.counts["l1"]
         return out
@@ -330,9 +337,12 @@ def _pair_flows(flows: RealFlow, b: _Batch) -> tuple[np.ndarray, np.ndarray] | N
     return (np.stack(pair_flows), np.stack(pair_masks)) if pair_flows else None
 
 
-def _score_method(m: Method, sc: Scores, b: _Batch, tail: np.ndarray, pairs, pose) -> np.ndarray:
+def _score_method(m: Method, sc: Scores, b: _Batch, tail: np.ndarray, pairs, pose,
+                  truth: StageOneTruth | None = None) -> np.ndarray:
     """One method on one batch: its outputs scored into ``sc``; returns its new two-frame tail."""
     outs = np.ascontiguousarray(m.produce(b.reals))
+    if truth is not None and truth.available and getattr(m, "motion", None) is not None:
+        truth.score(b.start, m.motion, sc.add)
     if outs.shape != b.reals.shape or outs.dtype != np.uint8:
         raise RuntimeError(f"{m.key}: produced {outs.dtype} {outs.shape}, expected uint8 {b.reals.shape}")
     scored, reals = outs[b.first:], b.scored_reals
@@ -376,6 +386,7 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
     total = len(store)
     count = total if opts.max_frames is None else min(total, opts.max_frames)
     flows = RealFlow(entry, total, size)
+    truth = StageOneTruth(entry, total)
     _start_methods(methods, entry, store[0])
     scores = {m.key: Scores() for m in methods}
     pose = None
@@ -394,7 +405,7 @@ def evaluate_video(entry, methods: list[Method], size: int, opts: EvalOptions,
             pose.real(b.scored_reals)
         pairs = _pair_flows(flows, b)
         for m in methods:
-            out_tail[m.key] = _score_method(m, scores[m.key], b, out_tail[m.key], pairs, pose)
+            out_tail[m.key] = _score_method(m, scores[m.key], b, out_tail[m.key], pairs, pose, truth)
         real_tail = b.ext_reals[-2:].copy()
         if on_frames is not None:
             on_frames(end - start)
@@ -457,7 +468,7 @@ def evaluate(data: Path, methods: list[Method], size: int, opts: EvalOptions,
         "format": REPORT_FORMAT,
         "format_version": REPORT_VERSION,
         "protocol": _protocol(data, opts, size),
-        "metrics": METRIC_INFO | (_pose_info() if opts.pose else {}),
+        "metrics": METRIC_INFO | STAGE_ONE_INFO | (_pose_info() if opts.pose else {}),
         "unavailable": UNAVAILABLE,
         "methods": [m.describe() | {"seconds": round(m.seconds, 3)} for m in methods],
         "overall": {k: s.means() | (pose_total.means(k) if pose_total is not None else {})

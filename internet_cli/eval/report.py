@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from internet_cli.eval import metrics as M
 from internet_cli.eval.evaluate import METRIC_INFO, METRICS
+from internet_cli.eval.stage_one import STAGE_ONE_INFO, STAGE_ONE_METRICS
 
 
 def _fmt(metric: str, value) -> str:
@@ -41,6 +42,18 @@ def table_header(narrow: bool = False) -> list[str]:
                                    for k in METRICS]
 
 
+def stage_one_table(report: dict) -> list[str]:
+    """Markdown lines of the Stage I scores (eval/stage_one.py) of the methods that have them."""
+    labels = {m["key"]: m["label"] for m in report["methods"]}
+    rows = [[labels.get(k, k)] + [_fmt(m, v.get(m)) for m in STAGE_ONE_METRICS]
+            for k, v in report["overall"].items() if any(v.get(m) is not None for m in STAGE_ONE_METRICS)]
+    if not rows:
+        return []
+    head = ["method"] + [STAGE_ONE_INFO[m]["label"] + " ↑" for m in STAGE_ONE_METRICS]
+    return ["## Stage I on the synthetic ground truth", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+            *("| " + " | ".join(r) + " |" for r in rows), ""]
+
+
 def to_markdown(report: dict) -> str:
     """The report as Markdown: protocol, overall table, per-video tables, what was not computed."""
     p = report["protocol"]
@@ -62,6 +75,7 @@ def to_markdown(report: dict) -> str:
     note = (f"\\* {M.INTERP_NAME}: frame t predicted from outputs t-1 and t+1 with OpenCV DIS flows "
             "(the paper used Super SloMo), compared with the real frame t.")
     lines += ["## Overall (frame-weighted)", ""] + table(report["overall"]) + ["", note, ""]
+    lines += stage_one_table(report)
     for v in report["videos"]:
         lines += [f"## {v['name']} ({v['frames']} frames; flow: {v['flow']})", ""] + table(v["methods"]) + [""]
     lines += ["## Methods", ""]
@@ -69,7 +83,7 @@ def to_markdown(report: dict) -> str:
         extra = f" `{m['weights']}`" if "weights" in m else ""
         lines.append(f"- **{m['label']}** ({m['kind']}){extra}")
     lines += ["", "## Metrics", ""]
-    for k in METRICS:
+    for k in (*METRICS, *(k for k in STAGE_ONE_METRICS if k in report["metrics"])):
         info = report["metrics"][k]
         lines.append(f"- **{info['label']}** ({info['better']} is better, per {info['per']}): {info['text']}")
     lines += ["", "## Not computed", ""]

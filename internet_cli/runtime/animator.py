@@ -85,12 +85,25 @@ class TorchAnimator:
         return ref._replace(scale=torch.full_like(ref.scale, float(scale)))
 
     @torch.inference_mode()
-    def animate_pose(self, state: SourceState, kp: np.ndarray, jac: np.ndarray) -> np.ndarray:
-        """Pose mode: driving anchors ``(B, n, 2)`` and affines ``(B, n, 2, 2)`` -> frames ``(B, S, S, 3)`` uint8."""
+    def animate_pose(self, state: SourceState, kp: np.ndarray, jac: np.ndarray, motion: bool = False):
+        """Pose mode: driving anchors ``(B, n, 2)`` and affines ``(B, n, 2, 2)`` -> frames ``(B, S, S, 3)``
+        uint8; with ``motion``, ``(frames, stage_one(...))``."""
         kp_d, jac_d = (torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(self.device) for a in (kp, jac))
-        return to_uint8(self.model.generate(state, kp_d, jac_d)["prediction"])
+        out = self.model.generate(state, kp_d, jac_d)
+        frames = to_uint8(out["prediction"])
+        return (frames, stage_one(out, kp_d)) if motion else frames
 
     @torch.inference_mode()
-    def animate(self, state: SourceState, frames: np.ndarray, ref: DrivingReference) -> np.ndarray:
-        """Driving frames ``(B, S, S, 3)`` uint8 -> output frames ``(B, S, S, 3)`` uint8."""
-        return to_uint8(self.model.animate(state, to_tensor(frames, self.device), ref))
+    def animate(self, state: SourceState, frames: np.ndarray, ref: DrivingReference, motion: bool = False):
+        """Driving frames ``(B, S, S, 3)`` uint8 -> output frames ``(B, S, S, 3)`` uint8; with
+        ``motion``, ``(frames, stage_one(...))`` (only this backend offers it: the evaluation's)."""
+        if not motion:
+            return to_uint8(self.model.animate(state, to_tensor(frames, self.device), ref))
+        out = self.model.animate_motion(state, to_tensor(frames, self.device), ref)
+        return to_uint8(out["prediction"]), stage_one(out, out["kp_driving"])
+
+
+def stage_one(out: dict, anchors: torch.Tensor) -> dict[str, np.ndarray]:
+    """What the evaluation reads of Stage I: the driving ``anchors`` ``(B, n, 2)`` (normalised
+    ``x, y``) and the confidence map M ``(B, h, w)`` at the base resolution, float32."""
+    return {"anchors": anchors.float().cpu().numpy(), "confidence": out["confidence"][:, 0].float().cpu().numpy()}

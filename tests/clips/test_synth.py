@@ -46,7 +46,7 @@ def test_shapes_and_types(videos):
 
 def test_deterministic(videos):
     again = render_video(0, T, SIZE)
-    for name in ("frames", "flow", "mask", "visible"):
+    for name in ("frames", "flow", "mask", "visible", "source_visible"):
         assert np.array_equal(getattr(again, name), getattr(videos[0], name)), name
     other = videos[1]
     assert not np.array_equal(other.frames, videos[0].frames)
@@ -93,6 +93,21 @@ def test_visibility(videos):
             # figure points that land on figure pixels of frame t (or leave it) are the occlusions
             hidden = ~vis
             assert not (hidden & ~fg & (v.mask[t] == 0)).any(), "background not covered is visible"
+
+
+def test_source_visibility_is_what_frame_0_shows(videos):
+    for v in videos:
+        assert v.source_visible[0].all()
+        for t in range(1, T):
+            seen = v.source_visible[t].astype(bool)
+            bg = v.mask[t] == 0
+            # background: shown by the source exactly where the source's person did not cover it
+            assert np.array_equal(seen[bg], (v.mask[0] == 0)[bg])
+            # the body: most of it is shown by the source, not all (a limb turns, crosses the body)
+            body = seen[~bg].mean()
+            assert 0.5 < body <= 1.0, body
+    # somewhere the body shows what the source hid (a self-occlusion), so the map is not just the mask
+    assert any(not v.source_visible[t][v.mask[t] > 0].all() for v in videos for t in range(1, T))
 
 
 def test_mask_and_figure_size(videos):
@@ -167,6 +182,7 @@ def test_write_dataset(tmp_path):
     ref = render_video(video_seed(3, 2), 4, 64)
     gt = np.load(root / "test" / "synth_0002.gt.npz")
     assert np.array_equal(gt["mask"], ref.mask) and np.array_equal(gt["visible"], ref.visible)
+    assert np.array_equal(gt["source_visible"], ref.source_visible)
     assert np.allclose(gt["flow"].astype(np.float32), ref.flow, atol=0.02)
     with av.open(str(paths[2])) as c:
         first = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(np.float32)

@@ -58,6 +58,7 @@ class SynthVideo:
     flow: np.ndarray  # (T, 2, H, W) float32, pixels, (dx, dy) on frame t-1 into frame t; flow[0] = 0
     mask: np.ndarray  # (T, H, W) uint8 in {0, 1}: figure foreground of frame t
     visible: np.ndarray  # (T, H, W) uint8 in {0, 1}: pixel of frame t-1 still visible in frame t
+    source_visible: np.ndarray  # (T, H, W) uint8 in {0, 1}: pixel of frame t that frame 0 (the source) shows
     landmarks: np.ndarray  # (T, 33, 3) float32: the joints (x, y, visibility), :meth:`_Scene.landmarks`
     fps: int = 30
     seed: int = 0
@@ -82,21 +83,25 @@ def _check(frames: int, size: int, fps: int, motion: str = "periodic") -> None:
 
 
 def _iter_video(scene: _Scene, landmarks: list | None = None
-                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield ``(frame, flow, mask, visible)`` for t = 0..T-1 (flow float32 (2,H,W), others uint8);
-    each frame's joints (:meth:`_Scene.landmarks`) are appended to ``landmarks`` when given."""
+                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(frame, flow, mask, visible, source_visible)`` for t = 0..T-1 (flow float32 (2,H,W),
+    others uint8); each frame's joints (:meth:`_Scene.landmarks`) are appended to ``landmarks``
+    when given. ``source_visible``: the pixels of frame t whose surface frame 0 shows (a body
+    point not hidden there, or background not behind the person there)."""
     frames, size = scene.T, scene.size
-    prev = None
+    prev = first = None
     for t in range(frames):
         cur = scene.render(t)
         if prev is None:
+            first = cur
             flow = np.zeros((2, size, size), np.float32)
-            visible = np.ones((size, size), np.uint8)
+            visible = seen = np.ones((size, size), np.uint8)
         else:
             flow, visible = scene.flow(prev, cur)
+            seen = scene.flow(cur, first)[1]
         if landmarks is not None:
             landmarks.append(scene.landmarks(t))
-        yield cur.image, flow, (cur.parts > 0).astype(np.uint8), visible
+        yield cur.image, flow, (cur.parts > 0).astype(np.uint8), visible, seen
         prev = cur
 
 
@@ -109,11 +114,11 @@ def render_video(seed: int, frames: int, size: int, fps: int = 30, photo_backgro
     T = int(frames)
     landmarks: list[np.ndarray] = []
     out = SynthVideo(np.empty((T, size, size, 3), np.uint8), np.empty((T, 2, size, size), np.float32),
-                     np.empty((T, size, size), np.uint8), np.empty((T, size, size), np.uint8),
+                     *(np.empty((T, size, size), np.uint8) for _ in range(3)),
                      np.empty((T, 33, 3), np.float32), int(fps), int(seed))
     scene = _Scene(seed, T, size, fps, photo_backgrounds, motion)
-    for t, (img, flow, mask, vis) in enumerate(_iter_video(scene, landmarks)):
-        out.frames[t], out.flow[t], out.mask[t], out.visible[t] = img, flow, mask, vis
+    for t, (img, flow, mask, vis, seen) in enumerate(_iter_video(scene, landmarks)):
+        out.frames[t], out.flow[t], out.mask[t], out.visible[t], out.source_visible[t] = img, flow, mask, vis, seen
     out.landmarks[:] = np.stack(landmarks)
     return out
 
@@ -182,6 +187,7 @@ def _dataset_meta(args: dict, names: dict[str, list[str]], mocap: list[dict]) ->
         "gt": {"suffix": GT_SUFFIX, "flow": "(T,2,H,W) float16 pixels (dx,dy) from frame t-1 into frame t",
                "mask": "(T,H,W) uint8 figure foreground of frame t",
                "visible": "(T,H,W) uint8 pixel of frame t-1 visible in frame t",
+               "source_visible": "(T,H,W) uint8 pixel of frame t shown by frame 0 (the source)",
                "pose": f"NAME{POSE_SUFFIX}: (T,33,3) joints in MediaPipe's layout (docs/pose.md)"},
     }
 
@@ -213,22 +219,23 @@ def write_dataset(out: Path, videos: int, frames: int, size: int, seed: int, fps
         flow = np.empty((frames, 2, size, size), np.float16)
         mask = np.empty((frames, size, size), np.uint8)
         visible = np.empty((frames, size, size), np.uint8)
+        source_visible = np.empty((frames, size, size), np.uint8)
         landmarks: list[np.ndarray] = []
         with _video_writer(path, fps, size) as writer:
             scene = _Scene(video_seed(seed, i), frames, size, fps, photo_backgrounds, motion)
             if scene.mocap is not None:
                 mocap.append({"video": path.name, **scene.mocap.describe()})
-            for t, (img, f, m, v) in enumerate(_iter_video(scene, landmarks)):
+            for t, (img, f, m, v, sv) in enumerate(_iter_video(scene, landmarks)):
                 writer.write(img)
-                flow[t], mask[t], visible[t] = f, m, v
+                flow[t], mask[t], visible[t], source_visible[t] = f, m, v, sv
                 done += 1
                 if progress is not None:
                     progress(done, total)
         with atomic_path(out / split / f"{name}{GT_SUFFIX}", suffix=".npz") as tmp:
-            np.savez_compressed(tmp, flow=flow, mask=mask, visible=visible)
+            np.savez_compressed(tmp, flow=flow, mask=mask, visible=visible, source_visible=source_visible)
         save_pose(out / split / f"{name}{POSE_SUFFIX}",
                   PoseTrack(np.stack(landmarks), np.ones(frames, bool), (size, size), "synth", fps))
-        del flow, mask, visible
+        del flow, mask, visible, source_visible
         paths.append(path)
         names[split].append(path.name)
     args = {"videos": videos, "frames": frames, "size": size, "seed": seed, "fps": fps,
