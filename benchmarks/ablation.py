@@ -1,17 +1,21 @@
-"""The paper's temporal-regularization ablation (Table 2, rows a/b/c) at our scale.
+"""The paper's Table 2 at our scale: five rows, the single-scale SS4x generator with a) plain,
+b) extrinsic, c) intrinsic temporal regularization, and the multi-scale generator with b) and c).
 
-Trains one preset three times with the same data, seed and step budget, with temporal
-regularization `plain` (a, the flow-warp loss of eq. 2), `extrinsic` (b) and `intrinsic` (c); evaluates each with
-`internet evaluate`; writes a Markdown table shaped like the paper's Table 2 (per-frame and
-temporal columns) with the copy-source baseline, steps, seed and CPU time.
+Every row trains the same preset with the same data, seed and step budget (``--scales single`` or
+``multi``, ``--temporal plain|extrinsic|intrinsic``); MS b) and MS c) train once per ``--seeds`` (the
+paper's central comparison), the SS4x rows with the first seed. Each run is scored with
+``internet evaluate`` on the held-out set: the paper's per-frame and temporal columns, plus the two
+Stage I columns that the synthetic ground truth measures (anchors on the body, the fit of M;
+docs/evaluation.md), and copy-source. Writes a Markdown table with steps, seeds and CPU time.
 
-    python benchmarks/ablation.py --data data/synth --eval-data data/heldout --preset tiny --steps 600 \
-        --out runs/ablation/table.md
+    python benchmarks/ablation.py --data data/synth --eval-data data/heldout --preset small-256 --steps 3000 \
+        --seeds 3 --out runs/ablation/table.md
 
 The reading of a run goes in docs/ablation.md, with its table.
 
-Runs go to --runs (default runs/ablation/<mode>); a run that already has checkpoints is resumed,
-so an interrupted ablation continues where it stopped.
+Runs go to --runs (default runs/ablation/<row>-seed<N>); a run that already has checkpoints is
+resumed and a finished one (its eval.json written) is not run again, so an interrupted ablation
+continues where it stopped, in the background.
 """
 
 from __future__ import annotations
@@ -25,9 +29,17 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-MODES = {"plain": "a) plain (eq. 2)", "extrinsic": "b) extrinsic", "intrinsic": "c) intrinsic (ours)"}
+ROWS = {  # row -> (generator scales, temporal mode), the paper's Table 2 order
+    "SS4x a) plain": ("single", "plain"),
+    "SS4x b) extrinsic": ("single", "extrinsic"),
+    "SS4x c) intrinsic": ("single", "intrinsic"),
+    "MS b) extrinsic": ("multi", "extrinsic"),
+    "MS c) intrinsic (ours)": ("multi", "intrinsic"),
+}
+SEEDED = ("MS b) extrinsic", "MS c) intrinsic (ours)")  # trained once per --seeds
 COLUMNS = [("ms_ssim", "MS-SSIM ↑"), ("ssim", "SSIM ↑"), ("psnr", "PSNR ↑"), ("l1", "L1 ↓"),
-           ("interp_psnr", "Interp-PSNR* ↑"), ("warp_error", "Warp err ↓")]
+           ("interp_psnr", "Interp-PSNR* ↑"), ("warp_error", "Warp err ↓"),
+           ("anchors_on_body", "Anchors on body ↑"), ("confidence_iou", "M fit (IoU) ↑")]
 
 
 def internet(*args: str) -> tuple[float, float]:
@@ -41,6 +53,58 @@ def internet(*args: str) -> tuple[float, float]:
     return time.perf_counter() - t, cpu
 
 
+def train_and_score(args, eval_data: Path, run: Path, scales: str, mode: str, seed: int) -> tuple[dict, tuple]:
+    """Train one run (resumed if it has checkpoints; skipped if scored) and score it; returns its
+    report's ``overall`` and the training's (wall, CPU) seconds (read back for a finished run)."""
+    report = run / "eval.json"
+    if report.is_file():
+        return json.loads(report.read_text())["overall"], json.loads((run / "seconds.json").read_text())
+    train = ["train", "--data", str(args.data), "--run-dir", str(run), "--preset", args.preset,
+             "--max-steps", str(args.steps), "--batch-size", str(args.batch_size), "--seed", str(seed),
+             "--scales", scales, "--temporal", mode, "--epochs", "100000", "--checkpoint-every", "100",
+             "--workers", "1"]
+    for override in args.loss:
+        train += ["--loss", override]
+    if (run / "checkpoints").is_dir():
+        train.append("--resume")
+    seconds = internet(*train)
+    (run / "seconds.json").write_text(json.dumps(seconds))
+    evaluate = ["evaluate", "--data", str(eval_data), "-w", str(run / "weights.safetensors"), "--out", str(report)]
+    if args.max_frames:
+        evaluate += ["--max-frames", str(args.max_frames)]
+    internet(*evaluate)
+    return json.loads(report.read_text())["overall"], seconds
+
+
+def mean_scores(runs: list[dict]) -> dict:
+    """The mean of each score over the runs (None where a run has none)."""
+    keys = {k for r in runs for k in r}
+    return {k: (sum(r[k] for r in runs) / len(runs) if all(r.get(k) is not None for r in runs) else None)
+            for k in keys}
+
+
+def render(args, eval_data: Path, rows: dict, train_seconds: dict) -> str:
+    """The Markdown table of the rows, with steps, seeds, data and CPU time."""
+    header = "| method | " + " | ".join(name for _, name in COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (len(COLUMNS) + 1)]
+    for name, values in rows.items():
+        cells = [f"{values[key]:.4f}" if values.get(key) is not None else "n/a" for key, _ in COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join([
+        "# Temporal regularization ablation at our scale", "",
+        f"{when}; preset {args.preset}, {args.steps} steps of batch {args.batch_size} per run, seeds "
+        f"{args.seed}..{args.seed + args.seeds - 1} for MS b) and c) (their mean), {args.seed} for SS4x; "
+        f"data {args.data}, scored on {eval_data}/test"
+        + (f", losses {', '.join(args.loss)}" if args.loss else "") + "; training wall time per run: "
+        + ", ".join(f"{m} {w / 60:.1f} min ({c / 60:.1f} CPU-min)" for m, (w, c) in train_seconds.items())
+        + ".", "",
+        *lines, "",
+        "\\* Interp-PSNR (DIS midpoint), not the paper's Super SloMo. Self-imitation on the test split "
+        "(`internet evaluate`, docs/evaluation.md).", "",
+    ])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, required=True, help="dataset with train/ and test/ (e.g. `internet synth`)")
@@ -49,7 +113,8 @@ def main() -> None:
     ap.add_argument("--preset", default="small-256")
     ap.add_argument("--steps", type=int, required=True)
     ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="the first seed")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds of MS b) and MS c) (the SS4x rows: the first)")
     ap.add_argument("--loss", action="append", default=[], metavar="NAME=VALUE",
                     help="loss weight override passed to every run (repeatable)")
     ap.add_argument("--runs", type=Path, default=Path("runs/ablation"))
@@ -59,43 +124,16 @@ def main() -> None:
     eval_data = args.eval_data or args.data
 
     rows, train_seconds, copy_source = {}, {}, None
-    for mode in MODES:
-        run = args.runs / mode
-        train = ["train", "--data", str(args.data), "--run-dir", str(run), "--preset", args.preset,
-                 "--max-steps", str(args.steps), "--batch-size", str(args.batch_size), "--seed", str(args.seed),
-                 "--temporal", mode, "--epochs", "100000", "--checkpoint-every", "100", "--workers", "1"]
-        for override in args.loss:
-            train += ["--loss", override]
-        if (run / "checkpoints").is_dir():
-            train.append("--resume")
-        train_seconds[mode] = internet(*train)
-        report = run / "eval.json"
-        evaluate = ["evaluate", "--data", str(eval_data), "-w", str(run / "weights.safetensors"), "--out", str(report)]
-        if args.max_frames:
-            evaluate += ["--max-frames", str(args.max_frames)]
-        internet(*evaluate)
-        overall = json.loads(report.read_text())["overall"]
-        rows[MODES[mode]] = overall["model"]
-        copy_source = overall["copy-source"]  # the same in every report
-
+    for row, (scales, mode) in ROWS.items():
+        for seed in range(args.seed, args.seed + (args.seeds if row in SEEDED else 1)):
+            run = args.runs / f"{scales}-{mode}-seed{seed}"
+            overall, seconds = train_and_score(args, eval_data, run, scales, mode, seed)
+            rows.setdefault(row, []).append(overall["model"])
+            train_seconds[run.name] = seconds
+            copy_source = overall["copy-source"]  # the same in every report
+    rows = {f"{row} ({len(runs)} seeds)" if len(runs) > 1 else row: mean_scores(runs) for row, runs in rows.items()}
     rows["copy source"] = copy_source
-    header = "| method | " + " | ".join(name for _, name in COLUMNS) + " |"
-    lines = [header, "|" + "---|" * (len(COLUMNS) + 1)]
-    for name, values in rows.items():
-        cells = [f"{values[key]:.4f}" if values.get(key) is not None else "n/a" for key, _ in COLUMNS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = "\n".join([
-        "# Temporal regularization ablation at our scale", "",
-        f"{when}; preset {args.preset}, {args.steps} steps of batch {args.batch_size} per mode, seed {args.seed}, "
-        f"data {args.data}, scored on {eval_data}/test"
-        + (f", losses {', '.join(args.loss)}" if args.loss else "") + "; training wall time per mode: "
-        + ", ".join(f"{m} {w / 60:.1f} min ({c / 60:.1f} CPU-min)" for m, (w, c) in train_seconds.items())
-        + ".", "",
-        *lines, "",
-        "\\* Interp-PSNR (DIS midpoint), not the paper's Super SloMo. Self-imitation on the test split "
-        "(`internet evaluate`, docs/evaluation.md).", "",
-    ])
+    text = render(args, eval_data, rows, train_seconds)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
