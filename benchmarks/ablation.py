@@ -13,9 +13,9 @@ docs/evaluation.md), and copy-source. Writes a Markdown table with steps, seeds 
 
 The reading of a run goes in docs/ablation.md, with its table.
 
-Runs go to --runs (default runs/ablation/<row>-seed<N>); a run that already has checkpoints is
-resumed and a finished one (its eval.json written) is not run again, so an interrupted ablation
-continues where it stopped, in the background.
+Runs go to --runs (default runs/ablation/<scales>-<temporal>-seed<N>); a run that already has
+checkpoints is resumed, one already scored at this --steps is read back, and a larger --steps
+trains the finished runs further: an interrupted ablation continues where it stopped.
 """
 
 from __future__ import annotations
@@ -53,12 +53,14 @@ def internet(*args: str) -> tuple[float, float]:
     return time.perf_counter() - t, cpu
 
 
-def train_and_score(args, eval_data: Path, run: Path, scales: str, mode: str, seed: int) -> tuple[dict, tuple]:
-    """Train one run (resumed if it has checkpoints; skipped if scored) and score it; returns its
-    report's ``overall`` and the training's (wall, CPU) seconds (read back for a finished run)."""
-    report = run / "eval.json"
-    if report.is_file():
-        return json.loads(report.read_text())["overall"], json.loads((run / "seconds.json").read_text())
+def train_and_score(args, eval_data: Path, run: Path, scales: str, mode: str, seed: int) -> tuple[dict, list]:
+    """Train one run to ``args.steps`` (resumed if it has checkpoints) and score it; a run already
+    scored at that budget is read back. Returns its report's ``overall`` and the training's
+    ``[wall, CPU]`` seconds, summed over every time it was trained (``run/ablation.json``)."""
+    report, record = run / "eval.json", run / "ablation.json"
+    done = json.loads(record.read_text()) if record.is_file() else {"steps": 0, "seconds": [0.0, 0.0]}
+    if done["steps"] == args.steps and report.is_file():
+        return json.loads(report.read_text())["overall"], done["seconds"]
     train = ["train", "--data", str(args.data), "--run-dir", str(run), "--preset", args.preset,
              "--max-steps", str(args.steps), "--batch-size", str(args.batch_size), "--seed", str(seed),
              "--scales", scales, "--temporal", mode, "--epochs", "100000", "--checkpoint-every", "100",
@@ -67,12 +69,13 @@ def train_and_score(args, eval_data: Path, run: Path, scales: str, mode: str, se
         train += ["--loss", override]
     if (run / "checkpoints").is_dir():
         train.append("--resume")
-    seconds = internet(*train)
-    (run / "seconds.json").write_text(json.dumps(seconds))
+    wall, cpu = internet(*train)
     evaluate = ["evaluate", "--data", str(eval_data), "-w", str(run / "weights.safetensors"), "--out", str(report)]
     if args.max_frames:
         evaluate += ["--max-frames", str(args.max_frames)]
     internet(*evaluate)
+    seconds = [done["seconds"][0] + wall, done["seconds"][1] + cpu]
+    record.write_text(json.dumps({"steps": args.steps, "seconds": seconds}))
     return json.loads(report.read_text())["overall"], seconds
 
 
