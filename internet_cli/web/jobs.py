@@ -135,8 +135,6 @@ class Studio:
         """Run one job to a new file in the results folder; ``progress(done, total)`` after each batch.
 
         Raises the CLI's errors for bad input (before any model work), and :class:`Cancelled`."""
-        from internet_cli.runtime.pipeline import prepare, run
-
         try:
             opts = options(req)
             source, driving = self.upload(req.source, "source photo"), self.upload(req.driving, "driving video")
@@ -147,22 +145,11 @@ class Studio:
         with self._one_job:
             n = next(self._ids)
             self.prune(keep={source, driving})
-            cancel = self._cancel[session] = threading.Event()
-            output = self.results / f"internet-{uuid.uuid4().hex[:12]}.mp4"
+            self._cancel[session] = threading.Event()
             t = time.perf_counter()
             self.log(f"job {n}: started ({source.name}, {driving.name})")
             try:
-                job = prepare(source, driving, output, self.model.config.image_size, opts)
-                total, done = job.expected_frames(opts), 0
-
-                def advance(count: int) -> None:
-                    nonlocal done
-                    if cancel.is_set():
-                        raise Cancelled
-                    done += count
-                    progress(done, total)
-
-                result = run(job, self.animator(req.backend), opts, on_frames=advance)
+                output, frames = self._run(req, opts, source, driving, self._cancel[session], progress)
             except Cancelled:
                 self.log(f"job {n}: cancelled, nothing written")
                 raise
@@ -173,8 +160,26 @@ class Studio:
                 raise
             finally:
                 self._cancel.pop(session, None)
-            self.log(f"job {n}: done, {result.frames} frames in {time.perf_counter() - t:.1f} s")
+            self.log(f"job {n}: done, {frames} frames in {time.perf_counter() - t:.1f} s")
             return output
+
+    def _run(self, req: Request, opts, source: Path, driving: Path, cancel: threading.Event,
+             progress: Callable[[int, int | None], None]) -> tuple[Path, int]:
+        """The pipeline of ``internet animate`` on one checked request; returns ``(output, frames)``."""
+        from internet_cli.runtime.pipeline import prepare, run
+
+        output = self.results / f"internet-{uuid.uuid4().hex[:12]}.mp4"
+        job = prepare(source, driving, output, self.model.config.image_size, opts)
+        total, done = job.expected_frames(opts), 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            if cancel.is_set():
+                raise Cancelled  # the writer removes its temporary file: nothing at output
+            done += count
+            progress(done, total)
+
+        return output, run(job, self.animator(req.backend), opts, on_frames=advance).frames
 
     def prune(self, keep: set[Path] = frozenset()) -> None:
         """Delete the oldest files of the folder (never those in ``keep``) until it is under the disk limit."""
