@@ -164,15 +164,14 @@ class ModelMethod(Method):
 
     def produce(self, frames: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
+        kw = {"motion": True} if self.stage_one else {}  # (frames, Stage I outputs)
         if self.needs_pose:
             anchors = [self._pose(self._landmarks[t] if self._track.found[t] else None)
                        for t in range(self._t, self._t + len(frames))]
             self._t += len(frames)
-            kw = {"motion": True} if self.stage_one else {}
             out = self.animator.animate_pose(self._state, np.stack([a[0] for a in anchors]),
                                              np.stack([a[1] for a in anchors]), **kw)
         else:
-            kw = {"motion": True} if self.stage_one else {}
             out = self.animator.animate(self._state, _resize(frames, self.animator.size), self._ref, **kw)
         if self.stage_one:
             out, self.motion = out
