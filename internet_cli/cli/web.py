@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -35,6 +37,7 @@ def web(
     if backend not in BACKENDS:
         raise typer.BadParameter(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     folder = Path(tempfile.mkdtemp(prefix="internet-web-"))
+    signal.signal(signal.SIGTERM, _terminate)  # a service manager's stop cleans up too
     os.environ["GRADIO_TEMP_DIR"] = str(folder / "uploads")  # before gradio is imported: uploads land here
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
@@ -57,6 +60,12 @@ def web(
                                       ssr_mode=False, quiet=True, show_error=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _terminate(*_) -> None:
+    """SIGTERM: exit through the clean-up (a second SIGTERM must not interrupt it)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(143)
 
 
 def _loopback(host: str) -> bool:

@@ -58,7 +58,7 @@ class Server:
         return Path(re.search(r"uploads and results in (\S+)", self.log()).group(1))
 
     def stop(self) -> None:
-        self.proc.send_signal(2)  # Ctrl-C
+        self.proc.terminate()  # SIGTERM, as a service manager stops it (Ctrl-C ends in the same clean-up)
         try:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
@@ -72,6 +72,7 @@ def server(tmp_path_factory):
     folder = s.folder()
     s.stop()
     assert not folder.exists(), "the server removes its folder of uploads and results when it stops"
+    assert s.proc.returncode == 143
 
 
 @pytest.fixture(scope="module")
