@@ -91,6 +91,8 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(p) as im:
                 _check_size(p, im.size)
+                if _pillow_ycbcr_tiff_bug(im):
+                    return _opencv_rgb(p)
                 im.load()
                 arr = _to_rgb(p, _exif_upright(im))
     except InputError:
@@ -108,6 +110,25 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     except (SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error) as exc:
         raise InputError(f"{p}: corrupt or unsupported image ({_short(exc)})") from None
     return arr
+
+
+def _pillow_ycbcr_tiff_bug(im: Image.Image) -> bool:
+    """An uncompressed YCbCr TIFF under Pillow 12, which cannot decode it (Pillow issue 9770, fixed
+    in 13). Gradio 6, the ``[web]`` extra, holds Pillow below 13."""
+    import PIL
+
+    return (int(PIL.__version__.split(".")[0]) < 13 and im.format == "TIFF"
+            and im.tag_v2.get(262) == 6 and im.tag_v2.get(259, 1) == 1)
+
+
+def _opencv_rgb(p: Path) -> np.ndarray:
+    """The file decoded by OpenCV (its libtiff) as RGB: the fallback of :func:`_pillow_ycbcr_tiff_bug`."""
+    import cv2
+
+    img = cv2.imdecode(np.fromfile(p, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError(f"{p}: corrupt or unsupported image (OpenCV cannot decode it either)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def _short(exc: BaseException) -> str:
