@@ -13,7 +13,7 @@ docs/evaluation.md), and copy-source. Writes a Markdown table with steps, seeds 
 
 The reading of a run goes in docs/ablation.md, with its table.
 
-Runs go to --runs (default runs/ablation/<scales>-<temporal>-seed<N>); a run that already has
+Runs go to --runs (default runs/ablation/<scales>-<temporal>[-<pass-through>]-seed<N>); a run that already has
 checkpoints is resumed, one already scored at this --steps is read back, and a larger --steps
 trains the finished runs further: an interrupted ablation continues where it stopped.
 """
@@ -67,6 +67,8 @@ def train_and_score(args, eval_data: Path, run: Path, scales: str, mode: str, se
              "--workers", "1"]
     for override in args.loss:
         train += ["--loss", override]
+    if args.pass_through:
+        train += ["--pass-through", args.pass_through]
     if (run / "checkpoints").is_dir():
         train.append("--resume")
     wall, cpu = internet(*train)
@@ -99,7 +101,8 @@ def render(args, eval_data: Path, rows: dict, train_seconds: dict) -> str:
         f"{when}; preset {args.preset}, {args.steps} steps of batch {args.batch_size} per run, seeds "
         f"{args.seed}..{args.seed + args.seeds - 1} for MS b) and c) (their mean), {args.seed} for SS4x; "
         f"data {args.data}, scored on {eval_data}/test"
-        + (f", losses {', '.join(args.loss)}" if args.loss else "") + "; training wall time per run: "
+        + (f", losses {', '.join(args.loss)}" if args.loss else "")
+        + (f", pass-through {args.pass_through}" if args.pass_through else "") + "; training wall time per run: "
         + ", ".join(f"{m} {w / 60:.1f} min ({c / 60:.1f} CPU-min)" for m, (w, c) in train_seconds.items())
         + ".", "",
         *lines, "",
@@ -120,6 +123,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="seeds of MS b) and MS c) (the SS4x rows: the first)")
     ap.add_argument("--loss", action="append", default=[], metavar="NAME=VALUE",
                     help="loss weight override passed to every run (repeatable)")
+    ap.add_argument("--pass-through", choices=("ungated", "gated", "none"), default=None,
+                    help="the decoder's pass-through for every row (default: the preset's); named in the run folders")
     ap.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     ap.add_argument("--max-frames", type=int, default=None, help="frames per test video to score")
     ap.add_argument("--out", type=Path, default=Path("runs/ablation/table.md"))
@@ -129,7 +134,7 @@ def main() -> None:
     rows, train_seconds, copy_source = {}, {}, None
     for row, (scales, mode) in ROWS.items():
         for seed in range(args.seed, args.seed + (args.seeds if row in SEEDED else 1)):
-            run = args.runs / f"{scales}-{mode}-seed{seed}"
+            run = args.runs / "-".join(filter(None, (scales, mode, args.pass_through, f"seed{seed}")))
             overall, seconds = train_and_score(args, eval_data, run, scales, mode, seed)
             rows.setdefault(row, []).append(overall["model"])
             train_seconds[run.name] = seconds
