@@ -13,9 +13,10 @@ docs/evaluation.md), and copy-source. Writes a Markdown table with steps, seeds 
 
 The reading of a run goes in docs/ablation.md, with its table.
 
-Runs go to --runs (default runs/ablation/<scales>-<temporal>[-<pass-through>]-seed<N>); a run that already has
-checkpoints is resumed, one already scored at this --steps is read back, and a larger --steps
-trains the finished runs further: an interrupted ablation continues where it stopped.
+Runs go to --runs (default runs/ablation/<scales>-<temporal>[-<pass-through>]-seed<N>); a run
+that already has checkpoints is resumed, one already scored at this --steps is read back, and a
+larger --steps trains the finished runs further: an interrupted ablation continues where it
+stopped.
 """
 
 from __future__ import annotations
