@@ -30,6 +30,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from internet_cli.config import PASS_THROUGH
+
 ROWS = {  # row -> (generator scales, temporal mode), the paper's Table 2 order
     "SS4x a) plain": ("single", "plain"),
     "SS4x b) extrinsic": ("single", "extrinsic"),
@@ -124,7 +126,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="seeds of MS b) and MS c) (the SS4x rows: the first)")
     ap.add_argument("--loss", action="append", default=[], metavar="NAME=VALUE",
                     help="loss weight override passed to every run (repeatable)")
-    ap.add_argument("--pass-through", choices=("ungated", "gated", "none"), default=None,
+    ap.add_argument("--pass-through", choices=PASS_THROUGH, default=None,
                     help="the decoder's pass-through for every row (default: the preset's); named in the run folders")
     ap.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     ap.add_argument("--max-frames", type=int, default=None, help="frames per test video to score")
