@@ -12,9 +12,10 @@ The rule (docs/cropping.md):
    The box of those points is extended up by :data:`HEAD_UP` head heights (the top landmarks
    are the eyes and ears, not the top of the head), made square on its longer side and padded by
    :data:`PAD` of that side on every side (room for the hair and the soles).
-3. **Crop.** The square may leave the frame: what lies outside repeats the frame's edge pixels,
-   as :func:`internet_cli.video.image.to_square` does; then it is resized to the model size
-   with the same interpolation rule.
+3. **Crop.** The square may leave the frame: what lies outside is filled as
+   :func:`internet_cli.video.image.to_square` fills (``pad_soft``); then it is resized to the
+   model size with the same interpolation rule. A photo's square is first moved inside any image
+   edge that cuts the person (:func:`inside_cut_edges`: no fill below a half-body photo).
 4. **Video.** Crop centre and side are smoothed with a one-euro filter (little lag when the
    person moves fast, strong smoothing when they stand still) and every frame-to-frame change is
    bounded (:data:`MAX_SHIFT` of the side for the centre, :data:`MAX_ZOOM` for the side; a person
@@ -158,6 +159,27 @@ def person_box(lm: np.ndarray | None, shape: tuple[int, ...], arms: bool = True)
     return Box(float((x0 + x1) / 2), float((y0 + y1) / 2), float(side))
 
 
+def inside_cut_edges(box: Box, lm: np.ndarray, shape: tuple[int, ...]) -> Box:
+    """``box`` moved so that it does not reach past an image edge that cuts the person.
+
+    An edge cuts the person when some of their landmarks (MediaPipe places the ones it cannot
+    see, too) lie beyond it: the legs below a half-body photo. Padding past that edge would be
+    fill where the body goes on, and the pose detector then finds legs in the fill, which the
+    model would move. The square keeps its side; it gives way on the other side instead."""
+    h, w = shape[:2]
+    x, y = lm[:, 0], lm[:, 1]
+    cx, cy, half = box.cx, box.cy, box.side / 2
+    if (y >= h).any() and cy + half > h:
+        cy = h - half
+    elif (y < 0).any() and cy - half < 0:
+        cy = half
+    if (x >= w).any() and cx + half > w:
+        cx = w - half
+    elif (x < 0).any() and cx - half < 0:
+        cx = half
+    return Box(float(cx), float(cy), box.side)
+
+
 def crop_square(img: np.ndarray, box: Box, size: int) -> np.ndarray:
     """Cut ``box`` out of ``img`` (:func:`pad_soft` outside the frame) and resize to ``size``."""
     import cv2
@@ -262,6 +284,7 @@ def frame_photo(img: np.ndarray, size: int, estimator: PoseEstimator | None = No
         from internet_cli.video.image import to_square
 
         return Framed(to_square(img, size), whole_frame_box(img.shape), None, False)
+    box = inside_cut_edges(box, lm, img.shape)
     return Framed(crop_square(img, box, size), box, box.to_crop(lm, size), True)
 
 

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("mediapipe")
 
-from internet_cli.runtime.crop import (MAX_CATCHUP, MAX_SHIFT, MAX_ZOOM, Box, crop_square, frame_photo, person_box,  # noqa: E402
-                                       pose_distance, pose_scale, track, whole_frame_box)
+from internet_cli.runtime.crop import (MAX_CATCHUP, MAX_SHIFT, MAX_ZOOM, Box, crop_square, frame_photo,  # noqa: E402
+                                       inside_cut_edges, person_box, pose_distance, pose_scale, track, whole_frame_box)
 from internet_cli.video.image import to_square  # noqa: E402
 from internet_cli.runtime.onnx_backend import scaled_reference  # noqa: E402
 
@@ -31,6 +31,31 @@ def test_astronaut_photo_crop_holds_face_and_shoulders(astronaut):
         assert lm[i, 2] > 0.5
         assert 0 <= lm[i, 0] < 512 and 0 <= lm[i, 1] < 512, (i, lm[i])
     assert framed.box.y0 <= 20  # room above the eyes for the top of the head (her hair starts at y~25)
+
+
+def test_a_half_body_photo_is_not_padded_below_the_cut(astronaut):
+    """Her legs lie below the photo: the crop ends at its bottom edge, where before it went on
+    into a fill in which MediaPipe found thighs (hips 0.99, knees 0.59) for the model to move."""
+    from internet_cli.pose.estimator import PoseEstimator
+
+    framed = frame_photo(astronaut, 512)
+    assert framed.box.y0 + framed.box.side == pytest.approx(astronaut.shape[0])
+    est = PoseEstimator(video=False)
+    try:
+        again = est(framed.image)
+    finally:
+        est.close()
+    assert max(again[25, 2], again[26, 2]) < 0.5  # no knee is seen in the crop
+
+
+def test_only_an_edge_that_cuts_the_person_holds_the_square_inside():
+    lm = np.zeros((33, 3), np.float32)
+    lm[:, 0], lm[:, 1], lm[:, 2] = 100, np.linspace(20, 180, 33), 0.9
+    box = Box(cx=100, cy=150, side=200)  # reaches 50 px past the bottom and 50 px past the top
+    assert inside_cut_edges(box, lm, (200, 400, 3)) == box  # nobody is cut: the padding stays
+    lm[-4:, 1] = 230  # the feet lie below the photo
+    moved = inside_cut_edges(box, lm, (200, 400, 3))
+    assert (moved.cx, moved.cy + moved.side / 2, moved.side) == (100, 200, 200)
 
 
 def test_no_person_gives_the_whole_frame():
