@@ -42,7 +42,8 @@ ROWS = {  # row -> (generator scales, temporal mode), the paper's Table 2 order
 SEEDED = ("MS b) extrinsic", "MS c) intrinsic (ours)")  # trained once per --seeds
 COLUMNS = [("ms_ssim", "MS-SSIM ↑"), ("ssim", "SSIM ↑"), ("psnr", "PSNR ↑"), ("l1", "L1 ↓"),
            ("interp_psnr", "Interp-PSNR* ↑"), ("warp_error", "Warp err ↓"),
-           ("anchors_on_body", "Anchors on body ↑"), ("confidence_iou", "M fit (IoU) ↑")]
+           ("anchors_on_body", "Anchors on body ↑"), ("confidence_iou", "M fit (IoU) ↑"),
+           ("confidence_auc", "M ranking (AUC) ↑")]
 
 
 def internet(*args: str) -> tuple[float, float]:

@@ -9,8 +9,13 @@ Fig. 7 and Fig. 4):
   upsampled to the frame) with the pixels of the driving frame that the source really shows on
   the body: the ground-truth mask and ``source_visible`` of ``internet synth`` (a point of the
   body not hidden in frame 0).
+- **Confidence ranking** (``confidence_auc``, higher is better): the same region and M without a
+  threshold: the probability that M is higher at a pixel of that region than at a pixel outside it
+  (the ROC AUC, ties counted half). 0.5 is an M that says nothing, 1 one that ranks every shown body
+  pixel first. It reads an M that sits wholly above or below 0.5, where the IoU is only the
+  region's share of the frame or 0.
 
-Both need ``NAME.gt.npz`` with ``mask`` and ``source_visible`` (``internet synth`` writes them) and a
+All three need ``NAME.gt.npz`` with ``mask`` and ``source_visible`` (``internet synth`` writes them) and a
 backend that returns Stage I's outputs (PyTorch). Frame 0, the source itself, is not scored.
 """
 
@@ -18,13 +23,16 @@ from __future__ import annotations
 
 import numpy as np
 
-STAGE_ONE_METRICS = ("anchors_on_body", "confidence_iou")
+STAGE_ONE_METRICS = ("anchors_on_body", "confidence_iou", "confidence_auc")
 STAGE_ONE_INFO = {
     "anchors_on_body": {"label": "Anchors on body", "better": "higher", "per": "anchor",
                         "text": "share of the driving anchors on the ground-truth person mask (paper Fig. 7)"},
     "confidence_iou": {"label": "M fit (IoU)", "better": "higher", "per": "frame",
                        "text": "IoU of M > 0.5 with the body pixels the source shows (ground-truth mask and "
                                "source visibility; paper Fig. 4)"},
+    "confidence_auc": {"label": "M ranking (AUC)", "better": "higher", "per": "frame",
+                       "text": "probability that M is higher on a body pixel the source shows than off it "
+                               "(ROC AUC, threshold-free; 0.5: M says nothing)"},
 }
 
 
@@ -68,6 +76,14 @@ class StageOneTruth:
         union = int((m | truth).sum())
         return float((m & truth).sum() / union) if union else float("nan")
 
+    def confidence_auc(self, t: int, confidence: np.ndarray) -> float:
+        """ROC AUC of ``confidence`` ``(h, w)`` for the body pixels of frame ``t`` that the source shows."""
+        import cv2
+
+        h, w = self.mask.shape[1:]
+        m = cv2.resize(confidence.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR).ravel()
+        return roc_auc(m, (self.mask[t] & self.seen[t]).ravel())
+
     def score(self, start: int, motion: dict[str, np.ndarray], add) -> None:
         """Score a batch of frames ``start ..`` with its Stage I ``motion`` through ``add(metric, values)``."""
         for i, t in enumerate(range(start, start + len(motion["anchors"]))):
@@ -75,3 +91,16 @@ class StageOneTruth:
                 continue
             add("anchors_on_body", self.anchors_on_body(t, motion["anchors"][i]))
             add("confidence_iou", self.confidence_iou(t, motion["confidence"][i]))
+            add("confidence_auc", self.confidence_auc(t, motion["confidence"][i]))
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """The probability that a positive's score exceeds a negative's, ties counted half (Mann-Whitney
+    U over the pair count); NaN when either class is empty."""
+    pos = int(positive.sum())
+    neg = positive.size - pos
+    if pos == 0 or neg == 0:
+        return float("nan")
+    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]  # 1-based, ties get their mean rank
+    return float((ranks[positive].sum() - pos * (pos + 1) / 2.0) / (pos * neg))

@@ -12,7 +12,7 @@ from internet_cli.clips.layout import scan_split
 from internet_cli.clips.synth import write_dataset
 from internet_cli.eval.evaluate import CopySource, EvalOptions, ModelMethod, evaluate
 from internet_cli.eval.report import to_markdown
-from internet_cli.eval.stage_one import StageOneTruth
+from internet_cli.eval.stage_one import StageOneTruth, roc_auc
 from internet_cli.runtime.animator import TorchAnimator
 
 SIZE, FRAMES = 64, 6
@@ -48,6 +48,26 @@ def test_confidence_fit_is_the_iou_with_the_body_the_source_shows(data):
     assert truth.confidence_iou(4, np.zeros((SIZE, SIZE))) == 0.0
 
 
+def test_the_ranking_reads_an_m_that_never_crosses_one_half(data):
+    """A saturated M that is still a little higher on the shown body ranks it perfectly, where the
+    IoU at 0.5 sees only the body's share of the frame; an M that is the same everywhere says nothing."""
+    truth = _truth(data)
+    body = truth.mask[4] & truth.seen[4]
+    saturated = 0.97 + 0.02 * body.astype(np.float32)
+    assert truth.confidence_auc(4, saturated) == 1.0
+    assert truth.confidence_iou(4, saturated) == pytest.approx(body.mean(), abs=1e-9)
+    assert truth.confidence_auc(4, 0.3 - 0.2 * body.astype(np.float32)) == 0.0  # collapsed and inverted
+    assert truth.confidence_auc(4, np.full((SIZE, SIZE), 0.4, np.float32)) == 0.5
+
+
+def test_roc_auc_counts_pairs_and_ties_half():
+    scores = np.array([0.1, 0.4, 0.4, 0.8])
+    positive = np.array([False, True, False, True])
+    # pairs (positive, negative): (0.4, 0.1) 1, (0.4, 0.4) 1/2, (0.8, 0.1) 1, (0.8, 0.4) 1
+    assert roc_auc(scores, positive) == pytest.approx(3.5 / 4)
+    assert np.isnan(roc_auc(scores, np.zeros(4, bool)))
+
+
 class _Probe:
     """A torch-like animator that returns the driving frames, its anchors in a corner and M = 1."""
 
@@ -71,7 +91,8 @@ def test_evaluate_reports_both_scores_for_models_that_give_them(data):
     model, copy = report["overall"]["model"], report["overall"]["copy-source"]
     assert model["anchors_on_body"] == 0.0
     assert model["confidence_iou"] == pytest.approx(expected, abs=1e-9)
-    assert copy["anchors_on_body"] is None and copy["confidence_iou"] is None
+    assert model["confidence_auc"] == 0.5  # M = 1 everywhere
+    assert copy["anchors_on_body"] is None and copy["confidence_iou"] is None and copy["confidence_auc"] is None
     assert "## Stage I on the synthetic ground truth" in to_markdown(report)
 
 
@@ -80,4 +101,5 @@ def test_a_real_model_s_stage_one_is_scored(data, tiny512_weights):
     method = ModelMethod("model", "tiny", TorchAnimator(load_weights(tiny512_weights), torch.device("cpu")))
     r = evaluate(data, [method], SIZE, EvalOptions(batch_size=4))["overall"]["model"]
     assert 0.0 <= r["anchors_on_body"] <= 1.0 and 0.0 <= r["confidence_iou"] <= 1.0
+    assert 0.0 <= r["confidence_auc"] <= 1.0
     assert r["frames"] == FRAMES - 1
