@@ -68,21 +68,21 @@ class StageOneTruth:
 
     def confidence_iou(self, t: int, confidence: np.ndarray) -> float:
         """IoU of ``confidence`` ``(h, w)`` > 0.5 with the body pixels of frame ``t`` that the source shows."""
-        import cv2
-
-        h, w = self.mask.shape[1:]
-        m = cv2.resize(confidence.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+        m = self._full_size(confidence) > 0.5
         truth = self.mask[t] & self.seen[t]
         union = int((m | truth).sum())
         return float((m & truth).sum() / union) if union else float("nan")
 
     def confidence_auc(self, t: int, confidence: np.ndarray) -> float:
         """ROC AUC of ``confidence`` ``(h, w)`` for the body pixels of frame ``t`` that the source shows."""
+        return roc_auc(self._full_size(confidence).ravel(), (self.mask[t] & self.seen[t]).ravel())
+
+    def _full_size(self, confidence: np.ndarray) -> np.ndarray:
+        """M ``(h, w)`` bilinearly upsampled to the frame, float32."""
         import cv2
 
         h, w = self.mask.shape[1:]
-        m = cv2.resize(confidence.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR).ravel()
-        return roc_auc(m, (self.mask[t] & self.seen[t]).ravel())
+        return cv2.resize(confidence.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
 
     def score(self, start: int, motion: dict[str, np.ndarray], add) -> None:
         """Score a batch of frames ``start ..`` with its Stage I ``motion`` through ``add(metric, values)``."""
@@ -101,6 +101,6 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     neg = positive.size - pos
     if pos == 0 or neg == 0:
         return float("nan")
-    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
     ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]  # 1-based, ties get their mean rank
     return float((ranks[positive].sum() - pos * (pos + 1) / 2.0) / (pos * neg))

@@ -84,7 +84,7 @@ class _Probe:
         return frames.copy(), {"anchors": np.full((b, 4, 2), -1.0), "confidence": np.ones((b, 16, 16))}
 
 
-def test_evaluate_reports_both_scores_for_models_that_give_them(data):
+def test_evaluate_reports_the_stage_one_scores_for_models_that_give_them(data):
     report = evaluate(data, [ModelMethod("model", "probe", _Probe()), CopySource()], SIZE, EvalOptions(batch_size=4))
     truth = _truth(data)
     expected = np.mean([(truth.mask[t] & truth.seen[t]).mean() for t in range(1, FRAMES)])
