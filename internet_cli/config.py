@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 ANCHOR_SOURCES = ("learned", "pose")
 HIDDEN_FILLS = ("background", "body")  # motion.hidden_fill
 SEGMENTERS = ("selfie", "pose")  # motion.segmenter: internet_cli/pose/estimator.PersonSegmenter
+IMAGE_WARPS = ("field", "parts")  # motion.image_warp
 PASS_THROUGH = ("ungated", "gated", "none")
 SCALES = ("multi", "single")  # generator.scales: the paper's multi-scale generator, or its SS4x ablation
 TEMPORAL_MODES = ("plain", "extrinsic", "intrinsic", "none")  # internet_cli/losses/temporal.py
@@ -65,6 +66,12 @@ class MotionConfig:
     # With the person mask: the segmentation it starts from, "selfie" (MediaPipe's selfie model,
     # every file before 2026-12-03) or "pose" (the pose model's own; internet_cli/pose/person.py).
     segmenter: str = "selfie"
+    # How the decoder's pass-through image is warped: "field", by the composed field F^0 = sum_k w_k T_k
+    # (the paper's; every file before 2026-12-07), or with the part prior "parts", by each transform
+    # alone, the warped images blended by the weights: sum_k w_k x(T_k(z)). Where two parts meet, F^0
+    # points midway between their source pixels and draws a streak of whatever lies there; "parts"
+    # cross-fades the two parts' own pixels instead (internet_cli/motion/geometry.blend_warps).
+    image_warp: str = "field"
 
     def __post_init__(self) -> None:
         if self.anchors not in ANCHOR_SOURCES:
@@ -86,6 +93,9 @@ class MotionConfig:
         if self.hidden_fill not in HIDDEN_FILLS or (self.hidden_fill != "background" and not self.person_mask):
             raise ValueError(f"motion.hidden_fill must be one of {', '.join(HIDDEN_FILLS)} (not 'background' "
                              f"only with motion.person_mask); got {self.hidden_fill!r}")
+        if self.image_warp not in IMAGE_WARPS or (self.image_warp != "field" and self.part_prior == 0):
+            raise ValueError(f"motion.image_warp must be one of {', '.join(IMAGE_WARPS)} ('parts' only with "
+                             f"motion.part_prior > 0); got {self.image_warp!r}")
 
 
 @dataclass(frozen=True)
@@ -198,7 +208,8 @@ def with_options(cfg: ModelConfig, part_prior: float | None = None, pass_through
     if part_prior is not None or person_mask is not None:
         prior = motion.part_prior if part_prior is None else part_prior
         mask = motion.person_mask and prior > 0 if person_mask is None else person_mask
-        motion = dataclasses.replace(motion, part_prior=prior, person_mask=mask, **({} if mask else _MASK_OFF))
+        motion = dataclasses.replace(motion, part_prior=prior, person_mask=mask, **({} if mask else _MASK_OFF),
+                                     **({} if prior > 0 else {"image_warp": "field"}))
     if pass_through is not None:
         generator = dataclasses.replace(generator, pass_through=pass_through)
     if scales is not None:
@@ -211,7 +222,8 @@ def with_anchors(cfg: ModelConfig, anchors: str) -> ModelConfig:
     n = POSE_PARTS if anchors == "pose" else cfg.motion.num_anchors
     prior = POSE_PART_PRIOR if anchors == "pose" else 0.0
     motion = dataclasses.replace(cfg.motion, anchors=anchors, num_anchors=n, part_prior=prior,
-                                 person_mask=anchors == "pose", **(POSE_MASK_OPTIONS if anchors == "pose" else _MASK_OFF))
+                                 person_mask=anchors == "pose", image_warp="parts" if anchors == "pose" else "field",
+                                 **(POSE_MASK_OPTIONS if anchors == "pose" else _MASK_OFF))
     generator = dataclasses.replace(cfg.generator, pass_through="gated" if anchors == "pose" else "ungated")
     return dataclasses.replace(cfg, motion=motion, generator=generator)
 

@@ -21,7 +21,7 @@ from internet_cli.config import ModelConfig
 from internet_cli.generation.generator import Decoder, SourceEncoder, background_plate, deform
 from internet_cli.motion.anchors import AnchorDetector
 from internet_cli.motion.dense import FILL_PARTS, DenseMotion, fill_regions, source_ownership
-from internet_cli.motion.geometry import float32, inverse_2x2, resize, warp
+from internet_cli.motion.geometry import blend_warps, float32, inverse_2x2, resize, warp
 
 
 class SourceState(NamedTuple):
@@ -120,7 +120,11 @@ class INTERnet(nn.Module):
         features = state.features if self.config.generator.scales == "multi" else state.features[:1]
         deformed = deform([batch(f) for f in features], motion["field"], motion["confidence"])
         image = batch(state.image)  # the source (and its background plate)
-        prediction = self.decoder(deformed, warp(image[:, :3], motion["field"]), motion["confidence"])
+        if self.config.motion.image_warp == "parts":
+            warped = blend_warps(image[:, :3], motion["transforms"], motion["weights"])
+        else:
+            warped = warp(image[:, :3], motion["field"])
+        prediction = self.decoder(deformed, warped, motion["confidence"])
         if self.config.motion.person_mask:  # where the background would show the source's person: the plate
             hidden = F.interpolate(motion["hidden"], size=image.shape[2:], mode="bilinear", align_corners=True)
             prediction = (1 - hidden) * prediction + hidden * self._hidden_fill(image, motion["transforms"])

@@ -97,3 +97,49 @@ def test_config_round_trip():
         preset("nope")
     with pytest.raises(ValueError, match="image_size"):
         ModelConfig(image_size=500)
+
+
+def test_pose_models_warp_the_pass_through_per_part_and_older_files_by_the_field():
+    import dataclasses
+
+    from internet_cli.config import with_options
+
+    pose = preset("tiny", anchors="pose")
+    assert pose.motion.image_warp == "parts" and preset("tiny").motion.image_warp == "field"
+    assert with_options(pose, part_prior=0.0).motion.image_warp == "field"
+    data = pose.to_dict()
+    data["motion"].pop("image_warp")  # a file saved before the choice existed
+    assert ModelConfig.from_dict(data).motion.image_warp == "field"
+    with pytest.raises(ValueError, match="image_warp"):
+        dataclasses.replace(preset("tiny").motion, image_warp="parts")  # needs the part prior
+    with pytest.raises(ValueError, match="image_warp"):
+        dataclasses.replace(pose.motion, image_warp="sideways")
+
+
+def test_per_part_warp_changes_nothing_where_nothing_moves_and_only_the_pass_through_where_it_does():
+    """The same tensors with either warp: identical output when the driving pose is the source's
+    (every transform is then the identity), different once a limb moves."""
+    import dataclasses
+
+    from internet_cli.clips.synth import render_video
+    from internet_cli.pose.parts import normalise, part_motion
+
+    video = render_video(5, 25, 64)
+    lm = normalise(video.landmarks, 64)
+    pose = part_motion(lm[0], lm[24])
+    torch.manual_seed(0)
+    parts = INTERnet(preset("tiny", anchors="pose")).eval()
+    cfg = dataclasses.replace(parts.config, motion=dataclasses.replace(parts.config.motion, image_warp="field"))
+    field = INTERnet(cfg).eval()
+    field.load_state_dict(parts.state_dict())
+    src = torch.from_numpy(video.frames[0]).permute(2, 0, 1)[None].float() / 255
+    kp_s, jac_s = (torch.from_numpy(pose[k][None]).float() for k in ("kp_source", "jac_source"))
+    kp_d, jac_d = (torch.from_numpy(pose[k][None]).float() for k in ("kp_driving", "jac_driving"))
+    mask = torch.from_numpy(video.mask[0][None, None]).float()
+    with torch.no_grad():
+        out = {}
+        for name, model in (("parts", parts), ("field", field)):
+            state = model.encode_source(src, kp_s, jac_s, mask)
+            out[name] = (model.generate(state, kp_s, jac_s)["prediction"], model.generate(state, kp_d, jac_d)["prediction"])
+    assert torch.allclose(out["parts"][0], out["field"][0], atol=1e-5)
+    assert (out["parts"][1] - out["field"][1]).abs().max() > 1e-3

@@ -102,6 +102,18 @@ def warp(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
+def blend_warps(x: torch.Tensor, transforms: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum_k w_k x(T_k(z))``: ``x`` ``(B, C, S, S)`` warped by each of ``transforms`` ``(B, K, h, w, 2)``
+    alone, blended by ``weights`` ``(B, K, h, w)`` (upsampled to ``S``). Unlike a warp by the blended
+    field ``sum_k w_k T_k``, a pixel where two transforms meet takes their own pixels, cross-faded,
+    not the pixel midway between their source points."""
+    w = F.interpolate(weights, size=x.shape[2:], mode="bilinear", align_corners=True)
+    out = w[:, :1] * warp(x, transforms[:, 0])
+    for k in range(1, transforms.shape[1]):
+        out = out + w[:, k:k + 1] * warp(x, transforms[:, k])
+    return out
+
+
 def resize_field(grid: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Bilinear resize of a ``(B, H, W, 2)`` coordinate field to ``(B, height, width, 2)``."""
     g = F.interpolate(grid.permute(0, 3, 1, 2), size=(height, width), mode="bilinear", align_corners=True)

@@ -5,6 +5,7 @@ import torch
 
 from internet_cli.motion.geometry import (
     backwarp,
+    blend_warps,
     gaussian_heatmaps,
     inverse_2x2,
     make_coordinate_grid,
@@ -77,3 +78,31 @@ def test_backwarp_integer_shift():
     out = backwarp(img, flow)
     assert torch.allclose(out[..., :, :-2], img[..., :, 2:], atol=1e-5)
     assert math.isclose(out[..., :, -1].abs().max().item(), 0.0, abs_tol=1e-6)  # outside: zeros
+
+
+def _shift(h: int, w: int, dx: float) -> torch.Tensor:
+    """A sampling grid ``(1, h, w, 2)`` that reads ``dx`` (normalised units) to the right."""
+    g = make_coordinate_grid(h, w).clone()
+    g[..., 0] += dx
+    return g[None]
+
+
+def test_blend_warps_of_one_transform_is_its_warp():
+    x = torch.rand(1, 3, 16, 16)
+    transforms = torch.stack([_shift(8, 8, 0.25), _shift(8, 8, -0.5)], dim=1)  # (1, 2, 8, 8, 2)
+    weights = torch.zeros(1, 2, 8, 8)
+    weights[:, 1] = 1.0
+    assert torch.allclose(blend_warps(x, transforms, weights), warp(x, transforms[:, 1]), atol=1e-6)
+
+
+def test_where_two_parts_meet_blend_warps_cross_fades_their_pixels_not_what_lies_between():
+    """A grey image with one bright column between the source points of two transforms: the warp by
+    the averaged field samples the column (a streak where the parts meet), the blend does not."""
+    x = torch.full((1, 1, 9, 9), 0.2)
+    x[..., 4] = 1.0  # the bright column at x = 0
+    transforms = torch.stack([_shift(9, 9, -0.5), _shift(9, 9, 0.5)], dim=1)
+    weights = torch.full((1, 2, 9, 9), 0.5)
+    field = (weights.unsqueeze(-1) * transforms).sum(dim=1)
+    assert warp(x, field)[0, 0, 4, 4] == pytest.approx(1.0)
+    blended = blend_warps(x, transforms, weights)
+    assert blended[0, 0, 4, 4] == pytest.approx(0.2)
