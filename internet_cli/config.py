@@ -67,10 +67,10 @@ class MotionConfig:
     # every file before 2026-12-03) or "pose" (the pose model's own; internet_cli/pose/person.py).
     segmenter: str = "selfie"
     # How the decoder's pass-through image is warped: "field", by the composed field F^0 = sum_k w_k T_k
-    # (the paper's; every file before 2026-12-07), or with the part prior "parts", by each transform
-    # alone, the warped images blended by the weights: sum_k w_k x(T_k(z)). Where two parts meet, F^0
-    # points midway between their source pixels and draws a streak of whatever lies there; "parts"
-    # cross-fades the two parts' own pixels instead (internet_cli/motion/geometry.blend_warps).
+    # (the paper's; every file before 2026-12-07), or with the part prior "parts", by the transforms of
+    # each pixel's two largest weights alone, the two warped images cross-faded. Where two parts meet,
+    # F^0 points midway between their source pixels and draws a streak of whatever lies there; "parts"
+    # takes the two parts' own pixels instead (internet_cli/motion/geometry.blend_warps).
     image_warp: str = "field"
 
     def __post_init__(self) -> None:

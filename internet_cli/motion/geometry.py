@@ -102,16 +102,34 @@ def warp(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
+@float32
 def blend_warps(x: torch.Tensor, transforms: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``sum_k w_k x(T_k(z))``: ``x`` ``(B, C, S, S)`` warped by each of ``transforms`` ``(B, K, h, w, 2)``
-    alone, blended by ``weights`` ``(B, K, h, w)`` (upsampled to ``S``). Unlike a warp by the blended
-    field ``sum_k w_k T_k``, a pixel where two transforms meet takes their own pixels, cross-faded,
-    not the pixel midway between their source points."""
-    w = F.interpolate(weights, size=x.shape[2:], mode="bilinear", align_corners=True)
-    out = w[:, :1] * warp(x, transforms[:, 0])
-    for k in range(1, transforms.shape[1]):
-        out = out + w[:, k:k + 1] * warp(x, transforms[:, k])
-    return out
+    """``x`` ``(B, C, S, S)`` warped by each of the affine ``transforms`` ``(B, K, h, w, 2)`` alone and
+    blended by ``weights`` ``(B, K, h, w)`` (upsampled to ``S``). Unlike a warp by the blended field
+    ``sum_k w_k T_k``, a pixel where two transforms meet takes their own pixels, cross-faded, not the
+    pixel midway between their source points. Two warps at ``S``, not ``K``: each pixel takes the
+    transforms of its two largest weights ``w1 >= w2``, in shares
+    ``w1 - w3`` and ``w2 - w3`` renormalised (``w3`` the third largest), so that the output does not
+    jump where the second and third swap (ties, rounding)."""
+    b, k, h, w, _ = transforms.shape
+    size = x.shape[2:]
+    # Each field's affine map z -> a_x z_x + a_y z_y + c, read off three corners (exact for an affine field).
+    t00, t10, t01 = transforms[:, :, 0, 0], transforms[:, :, 0, w - 1], transforms[:, :, h - 1, 0]
+    ax, ay = (t10 - t00) / 2.0, (t01 - t00) / 2.0
+    table = torch.cat([ax, ay, t00 + ax + ay], dim=-1).reshape(b * k, 6)
+    wu = F.interpolate(weights, size=size, mode="bilinear", align_corners=True).permute(0, 2, 3, 1)
+    top, idx = wu.topk(min(3, k), dim=-1)  # (B, S, S, 3), channels last: the fast axis for TopK; K >= 2
+    share = torch.relu(top[..., :2] - (top[..., 2:] if k > 2 else 0.0)) + 1e-6  # three-way tie: even
+    share = (share / share.sum(dim=-1, keepdim=True)).permute(0, 3, 1, 2)  # (B, 2, S, S)
+    offset = (torch.arange(b, device=x.device) * k).view(b, 1, 1, 1)
+    p = table[(idx[..., :2] + offset).reshape(-1)].reshape(b, size[0], size[1], 2, 6).permute(0, 3, 1, 2, 4)
+    z = make_coordinate_grid(size[0], size[1], dtype=x.dtype, device=x.device).to(p.dtype)  # (TorchScript export)
+    grid = p[..., 0:2] * z[..., 0:1] + p[..., 2:4] * z[..., 1:2] + p[..., 4:6]  # (B, 2, S, S, 2)
+    c = x.shape[1]
+    pair = x.unsqueeze(1).expand(b, 2, c, size[0], size[1]).reshape(b * 2, c, size[0], size[1])
+    out = F.grid_sample(pair, grid.reshape(b * 2, size[0], size[1], 2), mode="bilinear", padding_mode="zeros",
+                        align_corners=True).reshape(b, 2, c, size[0], size[1])
+    return (out * share.unsqueeze(2)).sum(dim=1)
 
 
 def resize_field(grid: torch.Tensor, height: int, width: int) -> torch.Tensor:

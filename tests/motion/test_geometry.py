@@ -106,3 +106,17 @@ def test_where_two_parts_meet_blend_warps_cross_fades_their_pixels_not_what_lies
     assert warp(x, field)[0, 0, 4, 4] == pytest.approx(1.0)
     blended = blend_warps(x, transforms, weights)
     assert blended[0, 0, 4, 4] == pytest.approx(0.2)
+
+
+def test_blend_warps_does_not_jump_where_the_second_and_third_weights_swap():
+    """Only two warps a pixel: a swap of the runners-up (a tie, a rounding) must not change the output."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 16, 16)
+    transforms = torch.stack([_shift(8, 8, d) for d in (0.0, 0.3, -0.4)], dim=1)
+    outs = []
+    for eps in (1e-4, -1e-4):
+        weights = torch.empty(1, 3, 8, 8)
+        weights[:, 0], weights[:, 1], weights[:, 2] = 0.5, 0.25 + eps, 0.25 - eps
+        outs.append(blend_warps(x, transforms, weights))
+    assert (outs[0] - outs[1]).abs().max() < 1e-2
+    assert torch.allclose(outs[0], warp(x, transforms[:, 0]), atol=1e-2)  # w1 - w3 against w2 - w3 ~ 0

@@ -100,11 +100,13 @@ def test_the_prior_gives_a_moved_forearm_its_own_transform():
 
 def test_no_prior_is_the_paper_model_and_old_configs_load_without_it():
     data = dataclasses.asdict(preset("tiny", "pose"))
-    for key in ("part_prior", "person_mask", "residual_bound", "limb_core", "capsule_join", "hidden_fill", "segmenter"):
+    for key in ("part_prior", "person_mask", "residual_bound", "limb_core", "capsule_join", "hidden_fill", "segmenter",
+                "image_warp"):
         data["motion"].pop(key)
     old = ModelConfig.from_dict(data).motion
     assert old.part_prior == 0.0 and not old.person_mask and old.residual_bound == 3.0 and old.limb_core == 0.0
     assert old.capsule_join == 1.0 and old.hidden_fill == "background" and old.segmenter == "selfie"
+    assert old.image_warp == "field"
     assert preset("tiny").motion.part_prior == 0.0 and preset("tiny", "pose").motion.part_prior > 0
 
 
