@@ -116,7 +116,7 @@ def test_pose_models_warp_the_pass_through_per_part_and_older_files_by_the_field
         dataclasses.replace(pose.motion, image_warp="sideways")
 
 
-def test_per_part_warp_changes_nothing_where_nothing_moves_and_only_the_pass_through_where_it_does():
+def test_per_part_warp_changes_nothing_where_nothing_moves_and_the_output_where_a_limb_does():
     """The same tensors with either warp: identical output when the driving pose is the source's
     (every transform is then the identity), different once a limb moves."""
     import dataclasses
