@@ -10,7 +10,8 @@ seeds. Methods: copy-source (the source, unmoved), the training-free nearest-par
 each ``-w`` weights file, all through the same streaming pipeline (``internet animate``'s, with
 ``--side-by-side`` at ``--crf 10`` so that every method's frames are encoded alike), then scored
 with :mod:`internet_cli.eval.real_photos`. Prints one markdown table: each method's mean over
-all pairs (and per source with ``--per-source``).
+all pairs (and per source with ``--per-source``); ``--per-bone`` adds each limb bone's mean angle
+per method and source, over the frames of all its drivers.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from internet_cli.eval.real_photos import RealPhotoScorer, RealPhotoScores  # noqa: E402
+from internet_cli.pose.skeleton import LIMB_BONES  # noqa: E402
 from internet_cli.runtime.pipeline import AnimateOptions, prepare, run  # noqa: E402
 
 OPENCV = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -131,6 +133,8 @@ def main() -> None:
     ap.add_argument("--driver", action="append", default=None,
                     help="Only this driver (repeatable): examples/driving or 'synth seed N'.")
     ap.add_argument("--no-nearest-part", action="store_true", help="Leave the training-free baseline out.")
+    ap.add_argument("--per-bone", action="store_true",
+                    help="Also print each limb bone's angle and how often it was measured, per method and source.")
     args = ap.parse_args()
     from internet_cli.devices import configure_torch_threads
 
@@ -142,6 +146,7 @@ def main() -> None:
         keep.mkdir(parents=True, exist_ok=True)
         srcs, drvs = _only(sources(tmp), args.source), _only(drivers(tmp, args.max_frames), args.driver)
         rows: dict[str, dict[str, list[dict]]] = {}
+        bones: dict[str, dict[str, RealPhotoScores]] = {}
         for mname, make in methods(weights, not args.no_nearest_part).items():
             animator = make()
             for sname, src in srcs.items():
@@ -152,12 +157,16 @@ def main() -> None:
                     job = prepare(src, drv, out, 512, opts)
                     t = time.perf_counter()
                     result = run(job, animator, opts)
-                    summary = score(out).summary()
+                    scores = score(out)
+                    bones.setdefault(mname, {}).setdefault(sname, RealPhotoScores()).bones.extend(scores.bones)
+                    summary = scores.summary()
                     summary["s_per_frame"] = (time.perf_counter() - t) / max(result.frames, 1)
                     rows.setdefault(mname, {}).setdefault(sname, []).append(summary)
                     print(f"{mname:>28} {sname:>17} {dname:>18}: " + " ".join(
                         f"{k}={v:.4g}" for k, v in summary.items()), flush=True)
         print_table(rows, args.per_source)
+        if args.per_bone:
+            print_bones(bones)
 
 
 def _mean(dicts: list[dict], key: str) -> float:
@@ -177,6 +186,16 @@ def print_table(rows: dict, per_source: bool) -> None:
             ang = _mean(ds, "bone_angle")
             print(f"| {mname} | {sname} | {ang:.1f} | {ang / base:.2f}x | {_mean(ds, 'no_person'):.1%} | "
                   f"{_mean(ds, 'face'):.3f} | {_mean(ds, 'background'):.4f} |")
+
+
+def print_bones(bones: dict[str, dict[str, RealPhotoScores]]) -> None:
+    """One row per method and source: each bone's mean angle (deg) / share of frames measured."""
+    print("\n| method | source | " + " | ".join(n.replace("_", " ") for n in LIMB_BONES) + " |")
+    print("|---|---|" + "---|" * len(LIMB_BONES))
+    for mname, by_source in bones.items():
+        for sname, scores in by_source.items():
+            cells = [f"{a:.0f} / {share:.0%}" for a, share in scores.per_bone().values()]
+            print(f"| {mname} | {sname} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -24,24 +24,34 @@ import numpy as np
 
 from internet_cli.pose import skeleton as sk
 
-BONES = tuple(sk.LIMB_BONES.values())
 FACE_POINTS = (sk.NOSE, sk.L_EYE, sk.R_EYE, sk.L_EAR, sk.R_EAR)
 FACE_SIZE = 64
 DILATE = 0.03
 
 
-def bone_angle_error(out: np.ndarray | None, driving: np.ndarray | None) -> float:
-    """Mean angle (degrees) between the limb bones of two poses, over the bones visible in both."""
-    if out is None or driving is None:
-        return math.nan
-    errs = []
-    for i, j in BONES:
-        if min(out[i, 2], out[j, 2], driving[i, 2], driving[j, 2]) < sk.VISIBLE:
+def bone_angles(out: np.ndarray | None, driving: np.ndarray | None) -> dict[str, float]:
+    """Angle (degrees) between each limb bone of two poses, by part name; NaN where either pose
+    is missing or hides an end of the bone."""
+    angles = {}
+    for name, (i, j) in sk.LIMB_BONES.items():
+        if out is None or driving is None or min(out[i, 2], out[j, 2], driving[i, 2], driving[j, 2]) < sk.VISIBLE:
+            angles[name] = math.nan
             continue
         a, b = out[j, :2] - out[i, :2], driving[j, :2] - driving[i, :2]
         cos = float(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-9))
-        errs.append(math.degrees(math.acos(max(-1.0, min(1.0, cos)))))
-    return float(np.mean(errs)) if errs else math.nan
+        angles[name] = math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+    return angles
+
+
+def mean_angle(angles: dict[str, float]) -> float:
+    """The mean of :func:`bone_angles` over the bones measured (NaN when none is)."""
+    seen = [a for a in angles.values() if not math.isnan(a)]
+    return float(np.mean(seen)) if seen else math.nan
+
+
+def bone_angle_error(out: np.ndarray | None, driving: np.ndarray | None) -> float:
+    """Mean angle (degrees) between the limb bones of two poses, over the bones visible in both."""
+    return mean_angle(bone_angles(out, driving))
 
 
 def face_crop(image: np.ndarray, lm: np.ndarray | None) -> np.ndarray | None:
@@ -91,6 +101,16 @@ class RealPhotoScores:
     found: list[bool] = field(default_factory=list)
     face: list[float] = field(default_factory=list)
     background: list[float] = field(default_factory=list)
+    bones: list[dict[str, float]] = field(default_factory=list)  # bone_angles of the frames with a person
+
+    def per_bone(self) -> dict[str, tuple[float, float]]:
+        """Each limb bone's mean angle and the share of the frames with a person where it was measured."""
+        out = {}
+        for name in sk.LIMB_BONES:
+            v = np.array([b[name] for b in self.bones], np.float64)
+            seen = ~np.isnan(v)
+            out[name] = (float(v[seen].mean()) if seen.any() else math.nan, float(seen.mean()) if len(v) else math.nan)
+        return out
 
     def summary(self) -> dict[str, float]:
         def mean(v):
@@ -117,7 +137,11 @@ class RealPhotoScorer:
     def add(self, scores: RealPhotoScores, out: np.ndarray, driving_pose: np.ndarray | None) -> None:
         lm = self._pose(out)
         scores.found.append(lm is not None)
-        scores.angle.append(bone_angle_error(lm, driving_pose) if lm is not None else math.nan)
+        if lm is None:
+            scores.angle.append(math.nan)
+        else:
+            scores.bones.append(bone_angles(lm, driving_pose))
+            scores.angle.append(mean_angle(scores.bones[-1]))
         face = face_crop(out, lm)
         scores.face.append(ncc(face, self.source_face) if face is not None and self.source_face is not None
                            else math.nan)
