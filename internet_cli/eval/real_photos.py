@@ -97,11 +97,15 @@ def background_difference(out: np.ndarray, source: np.ndarray, mask_out: np.ndar
 class RealPhotoScores:
     """Per-frame scores of one output video; :meth:`summary` gives the means."""
 
-    angle: list[float] = field(default_factory=list)
     found: list[bool] = field(default_factory=list)
     face: list[float] = field(default_factory=list)
     background: list[float] = field(default_factory=list)
     bones: list[dict[str, float]] = field(default_factory=list)  # bone_angles of the frames with a person
+
+    @property
+    def angle(self) -> list[float]:
+        """Each frame with a person: its mean bone angle (:func:`mean_angle`)."""
+        return [mean_angle(b) for b in self.bones]
 
     def per_bone(self) -> dict[str, tuple[float, float]]:
         """Each limb bone's mean angle and the share of the frames with a person where it was measured."""
@@ -137,11 +141,8 @@ class RealPhotoScorer:
     def add(self, scores: RealPhotoScores, out: np.ndarray, driving_pose: np.ndarray | None) -> None:
         lm = self._pose(out)
         scores.found.append(lm is not None)
-        if lm is None:
-            scores.angle.append(math.nan)
-        else:
+        if lm is not None:
             scores.bones.append(bone_angles(lm, driving_pose))
-            scores.angle.append(mean_angle(scores.bones[-1]))
         face = face_crop(out, lm)
         scores.face.append(ncc(face, self.source_face) if face is not None and self.source_face is not None
                            else math.nan)

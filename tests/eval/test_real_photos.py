@@ -1,33 +1,17 @@
-"""The real-photo scores' bone angles (internet_cli/eval/real_photos.py), on hand-built skeletons."""
+"""The real-photo scores' bone angles (internet_cli/eval/real_photos.py), on synthetic skeletons."""
 
 import math
 
-import numpy as np
 import pytest
 
 from internet_cli.eval.real_photos import RealPhotoScores, bone_angle_error, bone_angles
 from internet_cli.pose import skeleton as sk
-
-
-def _standing() -> np.ndarray:
-    """A person facing the camera, arms hanging, every landmark visible (pixels)."""
-    lm = np.zeros((sk.NUM_LANDMARKS, 3))
-    lm[:, 2] = 1.0
-    for side, x in ((0, 240.0), (1, 160.0)):  # left joints on the right of the picture
-        sh, el, wr = (sk.L_SHOULDER, sk.L_ELBOW, sk.L_WRIST) if side == 0 else (sk.R_SHOULDER, sk.R_ELBOW, sk.R_WRIST)
-        hip, knee, ankle = (sk.L_HIP, sk.L_KNEE, sk.L_ANKLE) if side == 0 else (sk.R_HIP, sk.R_KNEE, sk.R_ANKLE)
-        lm[[sh, el, wr], :2] = [[x, 100], [x, 160], [x, 220]]
-        lm[[hip, knee, ankle], :2] = [[x - 10 if side == 0 else x + 10, 240], [x, 320], [x, 400]]
-    return lm
+from tests.pose.skeletons import rotate_about, standing
 
 
 def test_a_forearm_turned_by_a_known_angle_scores_that_angle_on_that_bone_alone():
-    driving = _standing()
-    out = driving.copy()
-    elbow = out[sk.L_ELBOW, :2]
-    a = math.radians(30)
-    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-    out[sk.L_WRIST, :2] = elbow + rot @ (out[sk.L_WRIST, :2] - elbow)
+    driving = standing()
+    out = rotate_about(driving, [sk.L_WRIST], sk.L_ELBOW, math.radians(30))
     angles = bone_angles(out, driving)
     assert angles["left_forearm"] == pytest.approx(30.0)
     assert all(v == pytest.approx(0.0, abs=1e-6) for k, v in angles.items() if k != "left_forearm")
@@ -35,7 +19,7 @@ def test_a_forearm_turned_by_a_known_angle_scores_that_angle_on_that_bone_alone(
 
 
 def test_hidden_bones_and_missing_poses_are_not_measured():
-    driving, out = _standing(), _standing()
+    driving, out = standing(), standing()
     out[sk.R_WRIST, :2] += [80, -60]  # a wrong forearm, but hidden in the driving frame
     driving[sk.R_WRIST, 2] = 0.1
     angles = bone_angles(out, driving)
