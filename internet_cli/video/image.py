@@ -188,9 +188,33 @@ def _to_rgb(p: Path, im: Image.Image) -> np.ndarray:
 
 
 PAD_RAMP = 0.04
-"""The padding fades from the edge pixels to the blurred fill over this share of the image's side."""
-PAD_BLUR_SIDE = 32
-"""The fill is the padded picture shrunk to this many pixels, blurred and enlarged again."""
+"""The padding fades from the edge pixels to the smooth fill over this share of the image's side."""
+PAD_FILL_SIDE = 128
+"""The smooth fill is made at most this many pixels on its longer side, then enlarged."""
+
+
+def _push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` ``(H, W, C)`` float32 with its unknown pixels (``known`` ``(H, W)`` 0) filled by
+    push-pull: the known pixels' means on a pyramid of halvings, then, back up, each level keeps
+    what it knows and takes the rest from the level below. A pixel at distance ``d`` from the
+    known ones gets their mean over about ``d`` pixels round it, so the fill blurs more the further
+    it reaches (the same fill as the model's background plate, generation/generator.py)."""
+    import cv2
+
+    levels = []
+    colour, weight = image * known[..., None], known.astype(np.float32)
+    while max(colour.shape[:2]) > 1:
+        levels.append((colour, weight))
+        h, w = colour.shape[:2]  # pyrDown: a Gaussian before each halving, so a known pixel
+        colour = cv2.pyrDown(colour).reshape((h + 1) // 2, (w + 1) // 2, -1)  # reaches across
+        weight = cv2.pyrDown(weight)  # the halving's cell borders (box means would not)
+    fill = colour / np.maximum(weight, 1e-6)[..., None]
+    for colour, weight in reversed(levels):
+        h, w = colour.shape[:2]
+        fill = cv2.resize(fill, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+        keep = np.clip(2.0 * weight, 0.0, 1.0)[..., None]  # a pixel half known is taken as it is
+        fill = keep * colour / np.maximum(weight, 1e-6)[..., None] + (1.0 - keep) * fill
+    return fill
 
 
 def pad_soft(img: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
@@ -199,7 +223,8 @@ def pad_soft(img: np.ndarray, top: int, bottom: int, left: int, right: int) -> n
     Repeating the edge pixels (``BORDER_REPLICATE``) draws long streaks beside a person near the
     edge; mirroring draws a second person, whom the pose detector and the person mask then see.
     Here the pad starts with the edge pixels and fades, over :data:`PAD_RAMP` of the side, into a
-    heavily blurred version of the picture (the edge colours, smoothed across the edge).
+    push-pull fill (:func:`_push_pull`): the picture's colours near the edge, ever more blurred
+    further out, so that a striped edge (a flag, a fence) fades into its mean colour.
     """
     import cv2
 
@@ -208,13 +233,16 @@ def pad_soft(img: np.ndarray, top: int, bottom: int, left: int, right: int) -> n
         return img
     a = np.ascontiguousarray(img)
     h, w = a.shape[:2]
-    padded = cv2.copyMakeBorder(a, *pads, cv2.BORDER_REPLICATE)
+    padded = cv2.copyMakeBorder(a, *pads, cv2.BORDER_REPLICATE).astype(np.float32)
     H, W = padded.shape[:2]
-    f = PAD_BLUR_SIDE / max(H, W)
-    small = cv2.resize(padded, (max(1, round(W * f)), max(1, round(H * f))), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), sigmaX=2.0, borderType=cv2.BORDER_REPLICATE)
-    blurred = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR).reshape(padded.shape)
     t, _, l, _ = pads
+    known = np.zeros((H, W), np.float32)
+    known[t:t + h, l:l + w] = 1.0
+    f = min(1.0, PAD_FILL_SIDE / max(H, W))
+    small = (max(1, round(W * f)), max(1, round(H * f)))
+    fill = _push_pull(cv2.resize(padded, small, interpolation=cv2.INTER_AREA).reshape(small[1], small[0], -1),
+                      cv2.resize(known, small, interpolation=cv2.INTER_AREA))
+    fill = cv2.resize(fill, (W, H), interpolation=cv2.INTER_LINEAR).reshape(padded.shape)
     ys, xs = np.arange(H), np.arange(W)
     dy = np.maximum(np.maximum(t - ys, ys - (t + h - 1)), 0)
     dx = np.maximum(np.maximum(l - xs, xs - (l + w - 1)), 0)
@@ -222,7 +250,7 @@ def pad_soft(img: np.ndarray, top: int, bottom: int, left: int, right: int) -> n
     weight = np.clip(np.maximum(dy[:, None], dx[None, :]) / ramp, 0.0, 1.0).astype(np.float32)
     if padded.ndim == 3:
         weight = weight[..., None]
-    out = padded + weight * (blurred.astype(np.float32) - padded)
+    out = padded + weight * (fill - padded)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -255,6 +255,19 @@ def test_to_square_pads_with_a_smooth_fill_that_starts_at_the_edge_pixels():
     assert (out[:20, :, 0] > 200).all() and (out[-20:, :, 2] > 200).all()  # the colours of each edge
 
 
+def test_pad_soft_blurs_a_striped_edge_more_the_further_it_reaches():
+    img = np.zeros((200, 100, 3), np.uint8)
+    img[(np.arange(200) // 25) % 2 == 1] = (230, 30, 30)  # a flag's stripes, 25 px each, run into the left pad
+    img[(np.arange(200) // 25) % 2 == 0] = (240, 240, 240)
+    out = pad_soft(img, 0, 0, 100, 0).astype(int)
+    assert np.array_equal(out[:, 100:], img)
+    spread = [np.ptp(out[20:180, x, 1]) for x in (90, 75, 50, 0)]  # 10, 25, 50 and 100 px out
+    assert spread[0] > 20  # next to the edge the stripes still show
+    assert all(a > b for a, b in zip(spread, spread[1:]))  # and fade with distance
+    assert spread[-1] <= 6  # far out: their mean colour, no streaks across the pad
+    assert np.abs(out[100, 0] - img.reshape(-1, 3).mean(0)).max() <= 12
+
+
 def test_to_square_odd_padding_puts_the_extra_pixel_right():
     img = np.full((40, 21, 3), 90, np.uint8)
     out = to_square(img, 40)
