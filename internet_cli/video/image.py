@@ -198,7 +198,8 @@ def _push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     push-pull: the known pixels' means on a pyramid of halvings, then, back up, each level keeps
     what it knows and takes the rest from the level below. A pixel at distance ``d`` from the
     known ones gets their mean over about ``d`` pixels round it, so the fill blurs more the further
-    it reaches (the same fill as the model's background plate, generation/generator.py)."""
+    it reaches (the model's background plate, generation/generator.py, is the same scheme with
+    2x2 means in place of the Gaussian)."""
     import cv2
 
     levels = []
