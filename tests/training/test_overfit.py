@@ -40,10 +40,9 @@ def test_tiny_preset_overfits_two_videos(tmp_path):
     write_dataset(root, videos=3, frames=24, size=64, seed=5, fps=6, test_fraction=0.0)
     assert len(scan_split(root, "train")) == 2  # the third video is the held-out test split
     loss = LossConfig(perceptual=1.0, adversarial=0.0, feature_matching=0.0, temporal=1.0)
-    # lr 1e-3: at 2e-3 the run was chaotic, L1 after 0.0227 (failing) in 5 of 7 runs of the same
-    # seed, 0.0166 and 0.0182 in the others (the float sums' order changes with threads and timing);
-    # at 1e-3, 0.0172-0.0190 in five runs, 300 or 450 steps, 1 or 2 threads, copy-source 0.0202
-    # (2026-12-07, AMD EPYC).
+    # lr 1e-3: at 2e-3 the 300 steps were chaotic, the same seed passing or failing as the order of
+    # the float sums changed with the threads (this test printed L1 after 0.0227 and 0.0182 on the
+    # same machine); at 1e-3 it printed 0.0190, copy-source 0.0202 (2026-12-07, AMD EPYC).
     cfg = TrainConfig(epochs=1000, batch_size=4, repeats=8, lr=1e-3, workers=0, max_steps=300,
                       checkpoint_every=10**6, log_every=100, sample_every=10**6)
     trainer = Trainer(RunSpec(data=root, run=tmp_path / "run", model=preset("tiny"), loss=loss, train=cfg))
