@@ -113,6 +113,10 @@ class GeneratorConfig:
     # the decoder's alpha alone (weights saved before the choice existed), "gated" by alpha * M, so
     # that M also decides what of the warped source is shown, "none" paints every pixel.
     pass_through: str = "ungated"
+    # Pose mode with the part prior: the pass-through weight is at least the limbs' composition
+    # weight, so a moved limb shows its own source pixels, warped, and the decoder paints only
+    # round it (docs/model.md). Every file before 2026-12-07 (evening): False.
+    limb_pass: bool = False
     # "multi": the paper's multi-scale fusion generator (eq. 6 at every stage); "single": its SS4x
     # ablation, where only the base-resolution warped features feed the decoder, which upsamples
     # without skip connections (the pass-through still warps the source by F^0 upsampled).
@@ -133,6 +137,8 @@ class ModelConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
 
     def __post_init__(self) -> None:
+        if self.generator.limb_pass and (self.motion.part_prior == 0 or self.generator.pass_through == "none"):
+            raise ValueError("generator.limb_pass needs pose mode's part prior (motion.part_prior > 0) and a pass-through")
         stages = len(self.generator.channels)
         expected = self.motion.base_size * 2 ** (stages - 1)
         if expected != self.image_size:
@@ -212,6 +218,8 @@ def with_options(cfg: ModelConfig, part_prior: float | None = None, pass_through
                                      **({} if prior > 0 else {"image_warp": "field"}))
     if pass_through is not None:
         generator = dataclasses.replace(generator, pass_through=pass_through)
+    if motion.part_prior == 0 or generator.pass_through == "none":
+        generator = dataclasses.replace(generator, limb_pass=False)
     if scales is not None:
         generator = dataclasses.replace(generator, scales=scales)
     return dataclasses.replace(cfg, motion=motion, generator=generator)
@@ -224,7 +232,8 @@ def with_anchors(cfg: ModelConfig, anchors: str) -> ModelConfig:
     motion = dataclasses.replace(cfg.motion, anchors=anchors, num_anchors=n, part_prior=prior,
                                  person_mask=anchors == "pose", image_warp="parts" if anchors == "pose" else "field",
                                  **(POSE_MASK_OPTIONS if anchors == "pose" else _MASK_OFF))
-    generator = dataclasses.replace(cfg.generator, pass_through="gated" if anchors == "pose" else "ungated")
+    generator = dataclasses.replace(cfg.generator, pass_through="gated" if anchors == "pose" else "ungated",
+                                    limb_pass=anchors == "pose")
     return dataclasses.replace(cfg, motion=motion, generator=generator)
 
 

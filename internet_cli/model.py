@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from internet_cli.config import ModelConfig
 from internet_cli.generation.generator import Decoder, SourceEncoder, background_plate, deform
 from internet_cli.motion.anchors import AnchorDetector
-from internet_cli.motion.dense import FILL_PARTS, DenseMotion, fill_regions, source_ownership
+from internet_cli.motion.dense import FILL_PARTS, DenseMotion, fill_regions, limb_weight, source_ownership
 from internet_cli.motion.geometry import blend_warps, float32, inverse_2x2, resize, warp
 
 
@@ -124,7 +124,11 @@ class INTERnet(nn.Module):
             warped = blend_warps(image[:, :3], motion["transforms"], motion["weights"])
         else:
             warped = warp(image[:, :3], motion["field"])
-        prediction = self.decoder(deformed, warped, motion["confidence"])
+        floor = None  # with generator.limb_pass: a moved limb shows its own source pixels
+        if self.config.generator.limb_pass:
+            floor = F.interpolate(limb_weight(motion["weights"]), size=image.shape[2:], mode="bilinear",
+                                  align_corners=True)
+        prediction = self.decoder(deformed, warped, motion["confidence"], floor)
         if self.config.motion.person_mask:  # where the background would show the source's person: the plate
             hidden = F.interpolate(motion["hidden"], size=image.shape[2:], mode="bilinear", align_corners=True)
             prediction = (1 - hidden) * prediction + hidden * self._hidden_fill(image, motion["transforms"])

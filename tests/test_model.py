@@ -143,3 +143,51 @@ def test_per_part_warp_changes_nothing_where_nothing_moves_and_the_output_where_
             out[name] = (model.generate(state, kp_s, jac_s)["prediction"], model.generate(state, kp_d, jac_d)["prediction"])
     assert torch.allclose(out["parts"][0], out["field"][0], atol=1e-5)
     assert (out["parts"][1] - out["field"][1]).abs().max() > 1e-3
+
+
+def test_limb_pass_shows_a_moved_limb_as_its_own_warped_source_pixels():
+    """``generator.limb_pass``: where the limbs own a pixel of the output the warped source passes
+    through whatever the decoder's alpha; without it the decoder's paint mixes in there."""
+    import dataclasses
+
+    from internet_cli.clips.synth import render_video
+    from internet_cli.motion.dense import limb_weight
+    from internet_cli.motion.geometry import blend_warps
+    from internet_cli.pose.parts import normalise, part_motion
+
+    video = render_video(5, 25, 64)
+    lm = normalise(video.landmarks, 64)
+    pose = part_motion(lm[0], lm[24])
+    torch.manual_seed(0)
+    limbs = INTERnet(preset("tiny", anchors="pose")).eval()
+    assert limbs.config.generator.limb_pass
+    cfg = dataclasses.replace(limbs.config, generator=dataclasses.replace(limbs.config.generator, limb_pass=False))
+    plain = INTERnet(cfg).eval()
+    plain.load_state_dict(limbs.state_dict())
+    src = torch.from_numpy(video.frames[0]).permute(2, 0, 1)[None].float() / 255
+    kp_s, jac_s, kp_d, jac_d = (torch.from_numpy(pose[k][None]).float()
+                                for k in ("kp_source", "jac_source", "kp_driving", "jac_driving"))
+    mask = torch.from_numpy(video.mask[0][None, None]).float()
+    with torch.no_grad():
+        state = limbs.encode_source(src, kp_s, jac_s, mask)
+        motion = limbs.generate(state, kp_d, jac_d)
+        before = plain.generate(state, kp_d, jac_d)["prediction"]
+    warped = blend_warps(state.image[:, :3], motion["transforms"], motion["weights"])
+    full = torch.nn.functional.interpolate(limb_weight(motion["weights"]), size=(64, 64), mode="bilinear",
+                                           align_corners=True)
+    limb = (full > 0.99).expand(-1, 3, -1, -1)  # there the weight is >= 0.99: within 0.01 of the source
+    assert limb.sum() >= 3 * 16  # the moved limbs cover some pixels
+    assert torch.allclose(motion["prediction"][limb], warped[limb], atol=0.01)
+    assert (before[limb] - warped[limb]).abs().max() > 0.05
+
+
+def test_limb_pass_is_off_in_older_files_and_needs_the_part_prior():
+    import dataclasses
+
+    data = preset("tiny", anchors="pose").to_dict()
+    data["generator"].pop("limb_pass")  # a file saved before the choice existed
+    assert not ModelConfig.from_dict(data).generator.limb_pass
+    assert not preset("tiny").generator.limb_pass
+    learned = preset("tiny")
+    with pytest.raises(ValueError, match="limb_pass"):
+        dataclasses.replace(learned, generator=dataclasses.replace(learned.generator, limb_pass=True))

@@ -66,11 +66,12 @@ class Decoder(nn.Module):
         self.pass_through = cfg.pass_through
 
     def forward(self, deformed: list[torch.Tensor], warped_source: torch.Tensor,
-                confidence: torch.Tensor | None = None) -> torch.Tensor:
+                confidence: torch.Tensor | None = None, floor: torch.Tensor | None = None) -> torch.Tensor:
         """``deformed``: eq. 6 features, base resolution first (the base alone for "single" scales);
         ``warped_source``: the source image
         warped by the full-resolution motion field ``(B, 3, S, S)``; ``confidence``: M at the base
-        resolution (used by the "gated" pass-through)."""
+        resolution (used by the "gated" pass-through); ``floor`` ``(B, 1, S, S)``: a least
+        pass-through weight (``generator.limb_pass``)."""
         x = self.bottleneck(deformed[0])
         for i, (up, refine) in enumerate(zip(self.up, self.refine)):
             x = F.interpolate(up(x), scale_factor=2.0, mode="nearest")
@@ -85,6 +86,8 @@ class Decoder(nn.Module):
         if self.pass_through == "gated":
             size = warped_source.shape[2:]
             alpha = alpha * F.interpolate(confidence, size=size, mode="bilinear", align_corners=True)
+        if floor is not None:
+            alpha = torch.maximum(alpha, floor)
         return alpha * warped_source + (1 - alpha) * rgb
 
 

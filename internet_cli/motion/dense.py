@@ -33,6 +33,8 @@ _DEPTH = torch.tensor([DRAW_ORDER.index(p.name) for p in sk.PARTS], dtype=torch.
 _INDEX = {p.name: k for k, p in enumerate(sk.PARTS)}
 FILL_PARTS = (_INDEX["torso"], _INDEX["head"])
 """With ``motion.hidden_fill = "body"``: the parts that fill what a limb uncovers, back to front."""
+LIMB_PARTS = tuple(k for k, p in enumerate(sk.PARTS) if p.bone is not None)
+"""The limbs (upper arms, forearms, thighs, shins), by part index."""
 FILL_REACH = 1.0
 """With ``motion.hidden_fill = "body"``: how far a fill part's region reaches past its outline, in limb radii."""
 
@@ -119,6 +121,12 @@ def source_ownership(mask, kp_s, jac_s, limb_core: float = 0.0, capsule_join: fl
     if limb_core > 0:
         share = _front_layers(d, share, limb_core)
     return body, body * share
+
+
+def limb_weight(weights: torch.Tensor) -> torch.Tensor:
+    """The limbs' share of every pixel ``(B, 1, h, w)``, from the composition ``weights``
+    ``(B, n+1, h, w)`` (background first): with ``generator.limb_pass``, the least pass-through weight."""
+    return weights[:, [1 + k for k in LIMB_PARTS]].sum(dim=1, keepdim=True)
 
 
 @float32

@@ -34,6 +34,19 @@ def test_gated_pass_through_shows_the_warped_source_only_where_m_does():
     assert not torch.allclose(ungated(feats, warped), painted)
 
 
+@torch.no_grad()
+def test_a_floor_raises_the_pass_through_weight_and_nothing_else():
+    ungated = _decoder("ungated")
+    feats, warped = _inputs(preset("tiny").generator)
+    plain = ungated(feats, warped)
+    assert torch.equal(ungated(feats, warped, floor=torch.zeros(1, 1, 32, 32)), plain)
+    assert torch.equal(ungated(feats, warped, floor=torch.ones(1, 1, 32, 32)), warped)  # the source alone
+    half = torch.zeros(1, 1, 32, 32)
+    half[..., :16] = 1.0
+    out = ungated(feats, warped, floor=half)
+    assert torch.equal(out[..., :16], warped[..., :16]) and torch.equal(out[..., 16:], plain[..., 16:])
+
+
 def test_weights_saved_before_the_choice_keep_the_ungated_path():
     data = dataclasses.asdict(ModelConfig())
     data["generator"].pop("pass_through")

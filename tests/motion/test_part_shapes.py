@@ -103,6 +103,8 @@ def test_no_prior_is_the_paper_model_and_old_configs_load_without_it():
     for key in ("part_prior", "person_mask", "residual_bound", "limb_core", "capsule_join", "hidden_fill", "segmenter",
                 "image_warp"):
         data["motion"].pop(key)
+    data["generator"].pop("limb_pass")
+    assert not ModelConfig.from_dict(data).generator.limb_pass
     old = ModelConfig.from_dict(data).motion
     assert old.part_prior == 0.0 and not old.person_mask and old.residual_bound == 3.0 and old.limb_core == 0.0
     assert old.capsule_join == 1.0 and old.hidden_fill == "background" and old.segmenter == "selfie"
