@@ -115,7 +115,8 @@ class GeneratorConfig:
     pass_through: str = "ungated"
     # Pose mode with the part prior: the pass-through weight is at least the limbs' composition
     # weight, so a moved limb shows its own source pixels, warped, and the decoder paints only
-    # round it (docs/model.md). Every file before 2026-12-07 (evening): False.
+    # round it (docs/model.md). False in every file saved before it existed (2026-12-07); True for
+    # new pose-mode models and the shipped file.
     limb_pass: bool = False
     # "multi": the paper's multi-scale fusion generator (eq. 6 at every stage); "single": its SS4x
     # ablation, where only the base-resolution warped features feed the decoder, which upsamples
