@@ -11,7 +11,7 @@ from torch import nn
 
 from internet_cli.config import MotionConfig
 from internet_cli.motion.geometry import float32, gaussian_heatmaps, inverse_2x2, make_coordinate_grid, warp
-from internet_cli.motion.part_shapes import DRAW_ORDER, part_distances, part_shapes
+from internet_cli.motion.part_shapes import DRAW_ORDER, LIMBS, part_distances, part_shapes
 from internet_cli.motion.unet import UNet
 from internet_cli.pose import skeleton as sk
 
@@ -33,8 +33,7 @@ _DEPTH = torch.tensor([DRAW_ORDER.index(p.name) for p in sk.PARTS], dtype=torch.
 _INDEX = {p.name: k for k, p in enumerate(sk.PARTS)}
 FILL_PARTS = (_INDEX["torso"], _INDEX["head"])
 """With ``motion.hidden_fill = "body"``: the parts that fill what a limb uncovers, back to front."""
-LIMB_PARTS = tuple(k for k, p in enumerate(sk.PARTS) if p.bone is not None)
-"""The limbs (upper arms, forearms, thighs, shins), by part index."""
+_LIMB_WEIGHTS = [1 + k for k in LIMBS]  # the limbs' channels of the composition weights (background first)
 FILL_REACH = 1.0
 """With ``motion.hidden_fill = "body"``: how far a fill part's region reaches past its outline, in limb radii."""
 
@@ -126,7 +125,7 @@ def source_ownership(mask, kp_s, jac_s, limb_core: float = 0.0, capsule_join: fl
 def limb_weight(weights: torch.Tensor) -> torch.Tensor:
     """The limbs' share of every pixel ``(B, 1, h, w)``, from the composition ``weights``
     ``(B, n+1, h, w)`` (background first): with ``generator.limb_pass``, the least pass-through weight."""
-    return weights[:, [1 + k for k in LIMB_PARTS]].sum(dim=1, keepdim=True)
+    return weights[:, _LIMB_WEIGHTS].sum(dim=1, keepdim=True)
 
 
 @float32

@@ -42,8 +42,9 @@ DRAW_ORDER = ("torso", "left_thigh", "right_thigh", "left_shin", "right_shin", "
 
 _HEAD = next(i for i, p in enumerate(sk.PARTS) if p.name == "head")
 _TORSO = next(i for i, p in enumerate(sk.PARTS) if p.name == "torso")
-_LIMBS = [i for i, p in enumerate(sk.PARTS) if p.bone is not None]
-_DISTAL = [1.0 + DISTAL_REACH if sk.PARTS[i].name.endswith(("forearm", "shin")) else 1.0 for i in _LIMBS]
+LIMBS = [i for i, p in enumerate(sk.PARTS) if p.bone is not None]
+"""The limbs (upper arms, forearms, thighs, shins), by part index."""
+_DISTAL = [1.0 + DISTAL_REACH if sk.PARTS[i].name.endswith(("forearm", "shin")) else 1.0 for i in LIMBS]
 _T = TORSO_TEMPLATE - TORSO_TEMPLATE.mean(axis=0)
 _TORSO_TOP, _TORSO_BOTTOM = float(_T[0, 1]), float(_T[2, 1])  # shoulders' y, hips' y (template)
 _HALF_TOP, _HALF_BOTTOM = float(_T[0, 0]), float(_T[2, 0])  # half widths at the shoulders, hips
@@ -59,9 +60,9 @@ def part_distances(kp: torch.Tensor, jac: torch.Tensor, height: int, width: int)
     shoulder = torso_jac[..., 0] * (2.0 * _HALF_TOP)  # the template's shoulder-to-shoulder vector
     radius = LIMB_RADIUS * shoulder.norm(dim=-1).clamp(min=1e-3).view(-1, 1, 1, 1)  # (B, 1, 1, 1)
 
-    bones = jac[:, _LIMBS, :, 0] * (LIMB_UNIT / 2.0)  # (B, L, 2): half of every bone
+    bones = jac[:, LIMBS, :, 0] * (LIMB_UNIT / 2.0)  # (B, L, 2): half of every bone
     reach = torch.tensor(_DISTAL, dtype=kp.dtype, device=kp.device).view(1, -1, 1)
-    limbs = _segment_distance(z[:, _LIMBS], -bones, bones * (2.0 * reach - 1.0))
+    limbs = _segment_distance(z[:, LIMBS], -bones, bones * (2.0 * reach - 1.0))
 
     u = torch.einsum("bij,bhwj->bhwi", inverse_2x2(torso_jac), z[:, _TORSO])  # template coordinates
     t = ((u[..., 1] - _TORSO_TOP) / (_TORSO_BOTTOM - _TORSO_TOP)).clamp(0.0, 1.0)
@@ -76,7 +77,7 @@ def part_distances(kp: torch.Tensor, jac: torch.Tensor, height: int, width: int)
 
     out = [None] * kp.shape[1]
     out[_HEAD], out[_TORSO] = head, torso
-    for j, k in enumerate(_LIMBS):
+    for j, k in enumerate(LIMBS):
         out[k] = limbs[:, j]
     return torch.stack(out, dim=1) / radius
 
