@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-VISIBLE = 0.5
+from internet_cli.pose.skeleton import VISIBLE
 
 POSE_METRICS = ("akd", "mkr")
 POSE_METRIC_INFO = {

@@ -36,16 +36,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from internet_cli.pose.estimator import POSE_MAX_SIDE, PoseEstimator  # noqa: F401 - re-exported
+from internet_cli.pose.skeleton import (L_EAR, L_ELBOW, L_HIP, L_SHOULDER, NOSE, NUM_LANDMARKS, R_EAR, R_HIP,
+                                        R_SHOULDER, R_THUMB, VISIBLE)
 from internet_cli.pose.smoothing import OneEuro
 
-NUM_LANDMARKS = 33
-NOSE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 0, 7, 8, 11, 12, 23, 24
-
-BOX_LANDMARKS = [i for i in range(NUM_LANDMARKS) if not 13 <= i <= 22]
+BOX_LANDMARKS = [i for i in range(NUM_LANDMARKS) if not L_ELBOW <= i <= R_THUMB]
 """The landmarks a driving video's person box is built from: all but the elbows, wrists and hands."""
 
 MIN_VISIBLE = 4
-"""Fewer landmarks with visibility >= 0.5 than this: no person."""
+"""Fewer landmarks visible (``VISIBLE``) than this: no person."""
 
 HEAD_UP = 0.5
 """The box top is raised by this many head heights above the highest landmark."""
@@ -118,12 +117,12 @@ def _weights(vis: np.ndarray) -> np.ndarray:
 def head_size(lm: np.ndarray) -> float | None:
     """Head height in pixels from the landmarks (nose to shoulder line, else ear distance)."""
     vis = lm[:, 2]
-    if min(vis[NOSE], vis[L_SHOULDER], vis[R_SHOULDER]) >= 0.5:
+    if min(vis[NOSE], vis[L_SHOULDER], vis[R_SHOULDER]) >= VISIBLE:
         mid = (lm[L_SHOULDER, :2] + lm[R_SHOULDER, :2]) / 2
         d = float(np.linalg.norm(lm[NOSE, :2] - mid))
         if d > 1e-3:
             return d
-    if min(vis[L_EAR], vis[R_EAR]) >= 0.5:
+    if min(vis[L_EAR], vis[R_EAR]) >= VISIBLE:
         d = float(np.linalg.norm(lm[L_EAR, :2] - lm[R_EAR, :2]))
         if d > 1e-3:
             return 1.6 * d
@@ -136,7 +135,7 @@ def person_box(lm: np.ndarray | None, shape: tuple[int, ...], arms: bool = True)
     ``arms=False`` (driving videos): the box is the head's, the torso's and the legs', so an arm
     stretched out does not move the crop under the body (the square and its padding leave room
     for the arms). A photo keeps its arms in the box, so that none is cut off."""
-    if lm is None or int((lm[:, 2] >= 0.5).sum()) < MIN_VISIBLE:
+    if lm is None or int((lm[:, 2] >= VISIBLE).sum()) < MIN_VISIBLE:
         return None
     body = lm if arms else lm[BOX_LANDMARKS]
     pts = body[:, :2].astype(np.float64)
@@ -338,7 +337,7 @@ def track(frames: Iterable, size: int, fps: float = 25.0, lookahead: int = LOOKA
 # --------------------------------------------------------------------------- pose comparisons
 
 
-def body_size(lm: np.ndarray | None, min_vis: float = 0.5) -> float | None:
+def body_size(lm: np.ndarray | None, min_vis: float = VISIBLE) -> float | None:
     """Mean of shoulder width and hip distance (those visible), in the landmarks' pixels."""
     if lm is None:
         return None
@@ -357,7 +356,7 @@ def pose_scale(source: np.ndarray | None, driving: np.ndarray | None) -> float |
         return None
     ratios = []
     for a, b in ((L_SHOULDER, R_SHOULDER), (L_HIP, R_HIP)):
-        if min(source[a, 2], source[b, 2], driving[a, 2], driving[b, 2]) >= 0.5:
+        if min(source[a, 2], source[b, 2], driving[a, 2], driving[b, 2]) >= VISIBLE:
             ds = float(np.linalg.norm(source[a, :2] - source[b, :2]))
             dd = float(np.linalg.norm(driving[a, :2] - driving[b, :2]))
             if ds > 1e-3 and dd > 1e-3:
@@ -383,7 +382,7 @@ def pose_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
     """Mean distance between two normalised poses over landmarks visible in both (inf: none)."""
     if a is None or b is None:
         return math.inf
-    both = (a[:, 2] >= 0.5) & (b[:, 2] >= 0.5)
+    both = (a[:, 2] >= VISIBLE) & (b[:, 2] >= VISIBLE)
     if int(both.sum()) < MIN_VISIBLE:
         return math.inf
     na = normalise_pose(np.where(both[:, None], a, 0 * a))
