@@ -57,6 +57,7 @@ class AnimateResult:
     audio: bool
     seconds: float  # wall time of the whole job
     model_seconds: float  # time spent in the model
+    missed: int = 0  # pose mode: driving frames in which no person was found
 
 
 @dataclass
@@ -330,7 +331,7 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
     if opts.save_pose is not None and pose is not None:
         _save_track(Path(opts.save_pose), pose, size, info.fps)
     return AnimateResult(job.output, frames, info.fps, (width, size), with_audio, time.perf_counter() - t_start,
-                         model_time)
+                         model_time, pose.missed if pose is not None else 0)
 
 
 def _save_track(path: Path, pose, size: int, fps) -> None:

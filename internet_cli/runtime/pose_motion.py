@@ -53,6 +53,7 @@ class DrivingPose:
         self._reference_frames = None  # part_frames(reference), for the relative mode
         self.kp_source, self.jac_source, self._visible_source = parts.part_frames(self.source)
         self.track: list[np.ndarray | None] = []  # the smoothed landmarks of every frame (pixels)
+        self.missed = 0  # driving frames in which no person was found
 
     def source_anchors(self) -> tuple[np.ndarray, np.ndarray]:
         """``(1, 10, 2)`` and ``(1, 10, 2, 2)`` float32."""
@@ -60,6 +61,7 @@ class DrivingPose:
 
     def __call__(self, landmarks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """One driving frame's raw landmarks -> its anchors ``(10, 2)`` and affines ``(10, 2, 2)``."""
+        self.missed += landmarks is None
         lm = self.smoother.update(landmarks) if self.smoother is not None else landmarks
         self.track.append(None if lm is None else np.asarray(lm, np.float32))
         if lm is None:  # no person yet: the source stands still

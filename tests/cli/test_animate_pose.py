@@ -37,6 +37,20 @@ def test_a_photo_without_a_person_is_one_clear_error_and_no_output(tmp_path, tin
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["flat.png"]
 
 
+def test_a_driving_video_without_a_person_warns_in_one_line_and_still_writes(tmp_path, astronaut_jpg,
+                                                                             tiny512_pose_weights):
+    from tests.media import make_video
+
+    driving = make_video(tmp_path / "empty.mp4", frames=5, size=(128, 96))
+    out = tmp_path / "out.mp4"
+    r = run_cli("animate", str(astronaut_jpg), str(driving), "-o", str(out), "-w", str(tiny512_pose_weights),
+                "--backend", "torch")
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stderr.split())  # rich wraps long lines
+    assert text.count("no person found in") == 1 and "no person found in 5 of 5 driving frames" in text, text
+    assert probe(out)["frames"] == 5
+
+
 def test_save_pose_then_drive_another_photo_with_the_template(tmp_path, astronaut_jpg, tiny512_pose_weights):
     from internet_cli.pose.files import load_pose
 

@@ -54,6 +54,7 @@ def test_no_person_before_the_first_detection_keeps_the_source_and_then_holds_th
     first = pose(shifted)[0]
     np.testing.assert_allclose(pose(None)[0], first)
     assert pose.track[0] is None and pose.track[2] is not None
+    assert pose.missed == 2  # the frames in which no person was found, for the user's warning
 
 
 @pytest.mark.parametrize("crop", ["auto", "none"])
