@@ -89,8 +89,8 @@ def animate(
                   f"{float(result.fps):.3g} fps{', audio' if result.audio else ''}) in {result.seconds:.1f} s: "
                   f"{result.seconds / per:.3f} s/frame, model {result.model_seconds / per:.3f} s/frame")
     if result.missed:
-        warn(f"{driving}: no person found in {result.missed} of {result.frames} driving frames; there the person "
-             "stands still until the first is found and keeps the last pose found after")
+        warn(f"{driving}: no person found in {result.missed} of {result.frames} driving frames; the person stands "
+             "still until one is found and then holds the last pose found")
 
 
 def _animate_one(source: Path, driving: Path, output: Path, weights: Path | None, device: str, backend: str, opts):

@@ -37,8 +37,7 @@ def test_a_photo_without_a_person_is_one_clear_error_and_no_output(tmp_path, tin
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["flat.png"]
 
 
-def test_a_driving_video_without_a_person_warns_in_one_line_and_still_writes(tmp_path, astronaut_jpg,
-                                                                             tiny512_pose_weights):
+def test_a_driving_video_without_a_person_warns_once_and_still_writes(tmp_path, astronaut_jpg, tiny512_pose_weights):
     from tests.media import make_video
 
     driving = make_video(tmp_path / "empty.mp4", frames=5, size=(128, 96))
