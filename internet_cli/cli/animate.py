@@ -88,9 +88,8 @@ def animate(
     console.print(f"wrote {result.output} ({result.frames} frames, {result.size[0]}x{result.size[1]}, "
                   f"{float(result.fps):.3g} fps{', audio' if result.audio else ''}) in {result.seconds:.1f} s: "
                   f"{result.seconds / per:.3f} s/frame, model {result.model_seconds / per:.3f} s/frame")
-    if result.missed:
-        warn(f"{driving}: no person found in {result.missed} of {result.frames} driving frames; the person stands "
-             "still until one is found and then holds the last pose found")
+    if result.no_person_note:
+        warn(f"{driving}: {result.no_person_note}")
 
 
 def _animate_one(source: Path, driving: Path, output: Path, weights: Path | None, device: str, backend: str, opts):

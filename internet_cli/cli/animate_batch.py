@@ -109,7 +109,8 @@ def _print_result(r, head: str) -> None:
     elif r.status == "skipped":
         console.print(f"skipped {head}: {r.job.output.name} (already complete)", soft_wrap=True)
     else:
-        console.print(f"done {head}: {r.job.output.name} ({r.frames} frames, {r.seconds:.1f} s)", soft_wrap=True)
+        note = f": {r.message}" if r.message else ""  # the framing's note, driving frames without a person
+        console.print(f"done {head}: {r.job.output.name} ({r.frames} frames, {r.seconds:.1f} s){note}", soft_wrap=True)
 
 
 def _print_summary(result) -> None:

@@ -324,14 +324,14 @@ def run_batch(
                 on_start(job)
             t = time.perf_counter()
             try:
-                frames = _make_pair(job, source, shared, opts, run_opts, fingerprint, on_frames)
+                result = _make_pair(job, source, shared, opts, run_opts, fingerprint, on_frames)
             except (KeyboardInterrupt, BatchAborted):
                 raise
             except Exception as exc:  # noqa: BLE001 - one failing pair must not stop the batch
                 report(PairResult(job, "failed", _one_line(exc), seconds=time.perf_counter() - t))
                 continue
-            note = getattr(source.framing, "note", None) or ""
-            report(PairResult(job, "done", note, frames, time.perf_counter() - t))
+            notes = (getattr(source.framing, "note", None), result.no_person_note)
+            report(PairResult(job, "done", "; ".join(n for n in notes if n), result.frames, time.perf_counter() - t))
     batch.sources_encoded = shared.encodes
     batch.seconds = time.perf_counter() - t0
     return batch
@@ -362,8 +362,8 @@ class _SourceOnce:
 
 
 def _make_pair(job: PairJob, source: _SourceOnce, shared, opts: AnimateOptions, run_opts: AnimateOptions,
-               fingerprint: dict, on_frames) -> int:
-    """One row: its output written, then marked complete; returns its frame count."""
+               fingerprint: dict, on_frames):
+    """One row: its output written, then marked complete; returns its ``AnimateResult``."""
     image, framing = source.framed(shared.size, opts)
     _remove_marker(job.output)
     job.output.parent.mkdir(parents=True, exist_ok=True)
@@ -372,7 +372,7 @@ def _make_pair(job: PairJob, source: _SourceOnce, shared, opts: AnimateOptions, 
     result = run(prepared, shared, run_opts, on_frames=on_frames)
     source.landmarks = prepared.source_landmarks  # pose mode: found once per source
     write_marker(job, fingerprint, result.frames)
-    return result.frames
+    return result
 
 
 def _frame_source(path: Path, size: int, opts: AnimateOptions):

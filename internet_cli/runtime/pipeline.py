@@ -59,6 +59,14 @@ class AnimateResult:
     model_seconds: float  # time spent in the model
     missed: int = 0  # pose mode: driving frames in which no person was found
 
+    @property
+    def no_person_note(self) -> str:
+        """Pose mode: the user's line on the driving frames without a person ("" when there were none)."""
+        if not self.missed:
+            return ""
+        return (f"no person found in {self.missed} of {self.frames} driving frames; the person stands still "
+                "until one is found and then holds the last pose found")
+
 
 @dataclass
 class Job:

@@ -131,8 +131,10 @@ class Studio:
             event.set()
         return event is not None
 
-    def animate(self, req: Request, session: str, progress: Callable[[int, int | None], None]) -> Path:
-        """Run one job to a new file in the results folder; ``progress(done, total)`` after each batch.
+    def animate(self, req: Request, session: str, progress: Callable[[int, int | None], None],
+                warn: Callable[[str], None] = lambda _m: None) -> Path:
+        """Run one job to a new file in the results folder; ``progress(done, total)`` after each batch,
+        ``warn(line)`` for what the visitor should know of a finished job (the CLI's warnings).
 
         Raises the CLI's errors for bad input (before any model work), and :class:`Cancelled`."""
         try:
@@ -149,7 +151,7 @@ class Studio:
             t = time.perf_counter()
             self.log(f"job {n}: started ({source.name}, {driving.name})")
             try:
-                output, frames = self._run(req, opts, source, driving, self._cancel[session], progress)
+                result = self._run(req, opts, source, driving, self._cancel[session], progress)
             except Cancelled:
                 self.log(f"job {n}: cancelled, nothing written")
                 raise
@@ -160,12 +162,15 @@ class Studio:
                 raise
             finally:
                 self._cancel.pop(session, None)
-            self.log(f"job {n}: done, {frames} frames in {time.perf_counter() - t:.1f} s")
-            return output
+            self.log(f"job {n}: done, {result.frames} frames in {time.perf_counter() - t:.1f} s")
+            if result.no_person_note:
+                self.log(f"job {n}: warning: {result.no_person_note}")
+                warn(f"driving video: {result.no_person_note}")
+            return result.output
 
     def _run(self, req: Request, opts, source: Path, driving: Path, cancel: threading.Event,
-             progress: Callable[[int, int | None], None]) -> tuple[Path, int]:
-        """The pipeline of ``internet animate`` on one checked request; returns ``(output, frames)``."""
+             progress: Callable[[int, int | None], None]):
+        """The pipeline of ``internet animate`` on one checked request; returns its ``AnimateResult``."""
         from internet_cli.runtime.pipeline import prepare, run
 
         output = self.results / f"internet-{uuid.uuid4().hex[:12]}.mp4"
@@ -179,7 +184,7 @@ class Studio:
             done += count
             progress(done, total)
 
-        return output, run(job, self.animator(req.backend), opts, on_frames=advance).frames
+        return run(job, self.animator(req.backend), opts, on_frames=advance)
 
     def prune(self, keep: set[Path] = frozenset()) -> None:
         """Delete the oldest files of the folder (never those in ``keep``) until it is under the disk limit."""

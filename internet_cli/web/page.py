@@ -36,7 +36,7 @@ def handler(studio: Studio):
             progress((done, total) if total else None, desc=f"{done} frames" if not total else None, unit="frames")
 
         try:
-            out = studio.animate(req, request.session_hash, report)
+            out = studio.animate(req, request.session_hash, report, warn=lambda m: gr.Warning(m, duration=None))
         except Cancelled:
             raise gr.Error("cancelled: nothing written", duration=None, print_exception=False) from None
         except Exception as exc:  # noqa: BLE001 - shown on the page; the server keeps serving

@@ -395,3 +395,5 @@ def test_pose_mode_finds_the_source_pose_once_per_source(tmp_path, astronaut_jpg
     result = run_batch(jobs, animator, AnimateOptions(crop="none"))
     assert [r.status for r in result.results] == ["done", "done"], [r.message for r in result.results]
     assert calls == [str(astronaut_jpg)] and result.sources_encoded == 1
+    # the drivers show no person: each row says so, as the single animate warns
+    assert all("no person found in 3 of 3 driving frames" in r.message for r in result.results)

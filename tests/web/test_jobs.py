@@ -34,14 +34,17 @@ def _request(studio, astronaut_jpg, driving: Path, **kw) -> Request:
 
 def test_a_job_writes_the_cli_s_video_into_the_results(studio, astronaut_jpg, tmp_path):
     clip = make_video(tmp_path / "clip.mp4", frames=8, fps=8, size=(96, 128), audio=True)
-    seen = []
-    out = studio.animate(_request(studio, astronaut_jpg, clip, max_frames=5), "s1", lambda d, t: seen.append((d, t)))
+    seen, warned = [], []
+    out = studio.animate(_request(studio, astronaut_jpg, clip, max_frames=5), "s1", lambda d, t: seen.append((d, t)),
+                         warn=warned.append)
     assert out.parent == studio.results
     with av.open(str(out)) as c:
         assert (c.streams.video[0].width, c.streams.video[0].height) == (512, 512)
         assert c.streams.audio, "the driving clip's audio is carried over"
         assert sum(1 for _ in c.decode(video=0)) == 5
     assert seen[-1] == (5, 5)
+    assert warned == ["driving video: no person found in 5 of 5 driving frames; the person stands still until one "
+                      "is found and then holds the last pose found"]  # the clip shows no person: the CLI's warning
 
 
 def test_paths_outside_the_server_folder_are_never_opened(studio, astronaut_jpg, tmp_path):

@@ -145,6 +145,17 @@ def test_a_text_file_as_the_video_shows_the_cli_s_one_line_error_and_the_server_
     assert "Traceback" not in server.log()
 
 
+def test_a_driving_video_without_a_person_gives_the_video_and_the_cli_s_warning(server, browser, astronaut_jpg,
+                                                                             tmp_path):
+    from tests.media import make_video
+
+    empty = make_video(tmp_path / "empty.mp4", frames=4, size=(128, 96))  # a moving square, no person
+    page = _open(browser, server)
+    _submit(page, astronaut_jpg, empty)
+    page.get_by_text("no person found in 4 of 4 driving frames").wait_for(timeout=120_000)
+    assert _video(_download(page, tmp_path / "out.mp4"))[:2] == ((512, 512), 4)
+
+
 def test_two_visitors_are_served_one_after_the_other(server, browser, astronaut_jpg, tmp_path):
     first, second = _open(browser, server), _open(browser, server)
     _submit(first, astronaut_jpg, DRIVING, max_frames=10)
