@@ -88,6 +88,8 @@ def animate(
     console.print(f"wrote {result.output} ({result.frames} frames, {result.size[0]}x{result.size[1]}, "
                   f"{float(result.fps):.3g} fps{', audio' if result.audio else ''}) in {result.seconds:.1f} s: "
                   f"{result.seconds / per:.3f} s/frame, model {result.model_seconds / per:.3f} s/frame")
+    if result.hidden_note:
+        console.print(f"source: {result.hidden_note}", soft_wrap=True)
     if result.no_person_note:
         warn(f"{driving}: {result.no_person_note}")
 

@@ -330,7 +330,7 @@ def run_batch(
             except Exception as exc:  # noqa: BLE001 - one failing pair must not stop the batch
                 report(PairResult(job, "failed", _one_line(exc), seconds=time.perf_counter() - t))
                 continue
-            notes = (getattr(source.framing, "note", None), result.no_person_note)
+            notes = (getattr(source.framing, "note", None), result.hidden_note, result.no_person_note)
             report(PairResult(job, "done", "; ".join(n for n in notes if n), result.frames, time.perf_counter() - t))
     batch.sources_encoded = shared.encodes
     batch.seconds = time.perf_counter() - t0

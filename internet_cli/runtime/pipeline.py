@@ -58,6 +58,7 @@ class AnimateResult:
     seconds: float  # wall time of the whole job
     model_seconds: float  # time spent in the model
     missed: int = 0  # pose mode: driving frames in which no person was found
+    hidden_parts: tuple[str, ...] = ()  # pose mode: the parts the source photo does not show clearly
 
     @property
     def no_person_note(self) -> str:
@@ -66,6 +67,14 @@ class AnimateResult:
             return ""
         return (f"no person found in {self.missed} of {self.frames} driving frames; the person stands still "
                 "until one is found and then holds the last pose found")
+
+    @property
+    def hidden_note(self) -> str:
+        """Pose mode: the user's line on the parts hidden in the source photo ("" when it shows them all)."""
+        if not self.hidden_parts:
+            return ""
+        return (f"the photo does not show the {', '.join(self.hidden_parts)} clearly (hidden, or outside it): "
+                "they move with the part they hang from, not with the driver")
 
 
 @dataclass
@@ -339,7 +348,7 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
     if opts.save_pose is not None and pose is not None:
         _save_track(Path(opts.save_pose), pose, size, info.fps)
     return AnimateResult(job.output, frames, info.fps, (width, size), with_audio, time.perf_counter() - t_start,
-                         model_time, pose.missed if pose is not None else 0)
+                         model_time, *((pose.missed, pose.hidden_source_parts) if pose is not None else ()))
 
 
 def _save_track(path: Path, pose, size: int, fps) -> None:

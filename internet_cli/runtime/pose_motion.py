@@ -20,6 +20,7 @@ import numpy as np
 
 from internet_cli.errors import InputError
 from internet_cli.pose import parts
+from internet_cli.pose import skeleton as sk
 from internet_cli.pose.retarget import Retargeter
 from internet_cli.pose.smoothing import LandmarkSmoother
 
@@ -54,6 +55,11 @@ class DrivingPose:
         self.kp_source, self.jac_source, self._visible_source = parts.part_frames(self.source)
         self.track: list[np.ndarray | None] = []  # the smoothed landmarks of every frame (pixels)
         self.missed = 0  # driving frames in which no person was found
+
+    @property
+    def hidden_source_parts(self) -> tuple[str, ...]:
+        """The parts hidden in the source (``parts.part_frames``' rule), as words: "left forearm"."""
+        return tuple(p.name.replace("_", " ") for p, seen in zip(sk.PARTS, self._visible_source) if not seen)
 
     def source_anchors(self) -> tuple[np.ndarray, np.ndarray]:
         """``(1, 10, 2)`` and ``(1, 10, 2, 2)`` float32."""

@@ -47,6 +47,8 @@ def test_a_driving_video_without_a_person_warns_once_and_still_writes(tmp_path, 
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stderr.split())  # rich wraps long lines
     assert text.count("no person found in") == 1 and "no person found in 5 of 5 driving frames" in text, text
+    # the astronaut photo ends at her waist: the legs are named as parts that do not follow the driver
+    assert "source: the photo does not show the" in text and "left thigh" in text and "right shin" in text, text
     assert probe(out)["frames"] == 5
 
 

@@ -57,6 +57,15 @@ def test_no_person_before_the_first_detection_keeps_the_source_and_then_holds_th
     assert pose.missed == 2  # the frames in which no person was found, for the user's warning
 
 
+def test_the_parts_hidden_in_the_source_are_named_for_the_user():
+    assert DrivingPose(pixels(standing()), SIZE, fps=30).hidden_source_parts == ()
+    lm = standing()
+    lm[sk.L_WRIST, 2] = 0.2  # the left hand behind the back
+    lm[[sk.R_KNEE, sk.R_ANKLE], 2] = 0.1  # the right leg outside the photo
+    hidden = DrivingPose(pixels(lm), SIZE, fps=30).hidden_source_parts
+    assert hidden == ("left forearm", "right thigh", "right shin")
+
+
 @pytest.mark.parametrize("crop", ["auto", "none"])
 def test_each_driving_frame_goes_through_mediapipe_once(tmp_path, astronaut_jpg, tiny512_pose_weights, monkeypatch,
                                                         crop):
