@@ -109,7 +109,7 @@ def _print_result(r, head: str) -> None:
     elif r.status == "skipped":
         console.print(f"skipped {head}: {r.job.output.name} (already complete)", soft_wrap=True)
     else:
-        note = f": {r.message}" if r.message else ""  # the framing's note, driving frames without a person
+        note = f": {r.message}" if r.message else ""  # the row's notes (runtime/batch.py)
         console.print(f"done {head}: {r.job.output.name} ({r.frames} frames, {r.seconds:.1f} s){note}", soft_wrap=True)
 
 

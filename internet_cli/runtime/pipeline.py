@@ -347,8 +347,9 @@ def run(job: Job, animator, opts: AnimateOptions, on_frames: Callable[[int], Non
             encoder.close()
     if opts.save_pose is not None and pose is not None:
         _save_track(Path(opts.save_pose), pose, size, info.fps)
+    missed, hidden = (pose.missed, pose.hidden_source_parts) if pose is not None else (0, ())
     return AnimateResult(job.output, frames, info.fps, (width, size), with_audio, time.perf_counter() - t_start,
-                         model_time, *((pose.missed, pose.hidden_source_parts) if pose is not None else ()))
+                         model_time, missed, hidden)
 
 
 def _save_track(path: Path, pose, size: int, fps) -> None:

@@ -134,7 +134,7 @@ class Studio:
     def animate(self, req: Request, session: str, progress: Callable[[int, int | None], None],
                 warn: Callable[[str], None] = lambda _m: None) -> Path:
         """Run one job to a new file in the results folder; ``progress(done, total)`` after each batch,
-        ``warn(line)`` for what the visitor should know of a finished job (the CLI's warnings).
+        ``warn(line)`` for what the visitor should know of a finished job (the CLI's notes on source and driving).
 
         Raises the CLI's errors for bad input (before any model work), and :class:`Cancelled`."""
         try:
@@ -163,9 +163,10 @@ class Studio:
             finally:
                 self._cancel.pop(session, None)
             self.log(f"job {n}: done, {result.frames} frames in {time.perf_counter() - t:.1f} s")
-            if result.no_person_note:
-                self.log(f"job {n}: warning: {result.no_person_note}")
-                warn(f"driving video: {result.no_person_note}")
+            for what, note in (("source photo", result.hidden_note), ("driving video", result.no_person_note)):
+                if note:
+                    self.log(f"job {n}: {what}: {note}")
+                    warn(f"{what}: {note}")
             return result.output
 
     def _run(self, req: Request, opts, source: Path, driving: Path, cancel: threading.Event,

@@ -43,8 +43,10 @@ def test_a_job_writes_the_cli_s_video_into_the_results(studio, astronaut_jpg, tm
         assert c.streams.audio, "the driving clip's audio is carried over"
         assert sum(1 for _ in c.decode(video=0)) == 5
     assert seen[-1] == (5, 5)
-    assert warned == ["driving video: no person found in 5 of 5 driving frames; the person stands still until one "
-                      "is found and then holds the last pose found"]  # the clip shows no person: the CLI's warning
+    # the CLI's notes: the astronaut photo ends at her waist, and the clip shows no person
+    assert warned[0].startswith("source photo: the photo does not show the ") and "right shin" in warned[0]
+    assert warned[1:] == ["driving video: no person found in 5 of 5 driving frames; the person stands still until "
+                          "one is found and then holds the last pose found"]
 
 
 def test_paths_outside_the_server_folder_are_never_opened(studio, astronaut_jpg, tmp_path):
