@@ -40,7 +40,7 @@ from typing import Callable
 from internet_cli.atomic import write_text
 from internet_cli.errors import InputError, InternetError, OutputError
 from internet_cli.paths import check_apart
-from internet_cli.runtime.pipeline import AnimateOptions, Job, run
+from internet_cli.runtime.pipeline import AnimateOptions, AnimateResult, Job, run
 from internet_cli.video.image import load_image, to_square
 from internet_cli.video.reader import probe_video
 from internet_cli.video.writer import check_output_path, video_format
@@ -362,7 +362,7 @@ class _SourceOnce:
 
 
 def _make_pair(job: PairJob, source: _SourceOnce, shared, opts: AnimateOptions, run_opts: AnimateOptions,
-               fingerprint: dict, on_frames):
+               fingerprint: dict, on_frames) -> AnimateResult:
     """One row: its output written, then marked complete; returns its ``AnimateResult``."""
     image, framing = source.framed(shared.size, opts)
     _remove_marker(job.output)

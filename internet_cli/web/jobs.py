@@ -15,9 +15,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from internet_cli.errors import InputError
+
+if TYPE_CHECKING:
+    from internet_cli.runtime.pipeline import AnimateResult
 
 MB = 1 << 20
 
@@ -170,7 +173,7 @@ class Studio:
             return result.output
 
     def _run(self, req: Request, opts, source: Path, driving: Path, cancel: threading.Event,
-             progress: Callable[[int, int | None], None]):
+             progress: Callable[[int, int | None], None]) -> AnimateResult:
         """The pipeline of ``internet animate`` on one checked request; returns its ``AnimateResult``."""
         from internet_cli.runtime.pipeline import prepare, run
 
